@@ -1,0 +1,44 @@
+# Set-up and everyday commands. `make demo` runs the app on the bundled sample corpus;
+# `make test` runs the test suite (CI runs it through .ci/run).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+RAG := $(VENV)/bin/rag
+PYTHON ?= python3
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install index demo ask test browser bench eval clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first and pinned: a CPU build from local disk (an unpinned torch pulls a multi-GB CUDA build)
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+index: install
+	$(RAG) index
+
+ask: index
+	$(RAG) ask "How long did Imran Khan's meeting with Putin last?"
+
+demo: ask
+	$(RAG) serve
+
+browser:
+	bash scripts/install_browser.sh
+
+test: install browser
+	$(PY) -m pytest -q
+
+eval: index
+	$(RAG) eval --dataset eval/gold/sample.jsonl
+
+bench: install
+	$(RAG) bench
+
+clean:
+	rm -rf $(VENV) index/CURRENT index/gen-* index/.gen-* eval/.cache

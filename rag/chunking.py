@@ -1,0 +1,102 @@
+"""Split a document's body into sentences and sentence-aware chunks that keep character offsets."""
+from __future__ import annotations
+
+import re
+from typing import Callable, Iterator, Sequence
+
+from rag.config import ChunkingConfig
+from rag.types import Chunk, Document, Span
+
+TokenCounter = Callable[[Sequence[str]], list[int]]
+
+_ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof st gen lt col sgt capt cmdr adm sen rep gov pres jr sr rev hon messrs
+    vs etc e.g i.e u.s u.k u.n a.m p.m no nos inc ltd co corp dept est fig approx
+    jan feb mar apr jun jul aug sep sept oct nov dec""".split()
+)
+# End punctuation, closing quotes or brackets, then white space and what may open a sentence.
+_BOUNDARY = re.compile(r"[.!?…]+[\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9])")
+_WORD_BEFORE = re.compile(r"(\S+)$")
+
+
+def _is_abbreviation(text: str, dot_end: int) -> bool:
+    match = _WORD_BEFORE.search(text, 0, dot_end)
+    if not match:
+        return False
+    word = match.group(1).rstrip(".").lstrip("(\"“‘'").lower()
+    # single initials ("J. Smith") and listed abbreviations do not end a sentence
+    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+
+
+def split_sentences(text: str, span: Span) -> list[Span]:
+    """Sentences of ``text[span.start:span.end]`` as spans of ``text``, outer white space trimmed."""
+    sentences: list[Span] = []
+    start = span.start
+    for match in _BOUNDARY.finditer(text, span.start, span.end):
+        punctuation_end = match.start() + len(match.group(0).rstrip())
+        if text[match.start()] == "." and _is_abbreviation(text, match.start() + 1):
+            continue
+        sentences.append(Span(start, punctuation_end))
+        start = match.end()
+    if start < span.end:
+        sentences.append(Span(start, span.end))
+    return [s for s in sentences if text[s.start : s.end].strip()]
+
+
+def _split_long(text: str, sentence: Span, count: int, max_tokens: int) -> list[Span]:
+    """Cut a sentence longer than the model reads into word-aligned pieces of similar size."""
+    pieces = -(-count // max_tokens)
+    words = [m.span() for m in re.finditer(r"\S+", text[sentence.start : sentence.end])]
+    per_piece = -(-len(words) // pieces)
+    return [
+        Span(sentence.start + words[i][0], sentence.start + words[min(i + per_piece, len(words)) - 1][1])
+        for i in range(0, len(words), per_piece)
+    ]
+
+
+def document_sentences(document: Document) -> list[Span]:
+    """Every sentence of the document's body, in order."""
+    return [s for line in document.body for s in split_sentences(document.text, line)]
+
+
+def _windows(counts: Sequence[int], max_tokens: int, overlap: int) -> Iterator[tuple[int, int]]:
+    """Greedy [first, last) sentence windows under ``max_tokens``, consecutive windows sharing
+    ``overlap`` sentences."""
+    first, n = 0, len(counts)
+    while first < n:
+        last, total = first, 0
+        while last < n and (last == first or total + counts[last] <= max_tokens):
+            total += counts[last]
+            last += 1
+        yield first, last
+        if last >= n:
+            return
+        first = max(last - overlap, first + 1)
+
+
+def chunk_document(document: Document, config: ChunkingConfig, count_tokens: TokenCounter) -> list[Chunk]:
+    """Cut a document into chunks of whole sentences, each within ``config.max_tokens`` word pieces.
+
+    Args:
+        document: the article; only its body spans are chunked.
+        config: chunk size and overlap.
+        count_tokens: word pieces of each text, from the embedding model's tokenizer.
+    Returns:
+        Chunks in document order; ``chunk.text == document.text[chunk.start:chunk.end]``.
+    """
+    text = document.text
+    sentences: list[Span] = []
+    raw = document_sentences(document)
+    for sentence, count in zip(raw, count_tokens([text[s.start : s.end] for s in raw])):
+        sentences.extend(
+            _split_long(text, sentence, count, config.max_tokens) if count > config.max_tokens else [sentence]
+        )
+    counts = count_tokens([text[s.start : s.end] for s in sentences])
+    chunks = []
+    for first, last in _windows(counts, config.max_tokens, config.overlap_sentences):
+        members = tuple(sentences[first:last])
+        start, end = members[0].start, members[-1].end
+        if end - start < config.min_chunk_chars and chunks:
+            continue
+        chunks.append(Chunk(document.id, start, end, text[start:end], members))
+    return chunks

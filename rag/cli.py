@@ -1,0 +1,261 @@
+"""Command line: `rag index`, `rag search`, `rag chunks`, `rag ask`, `rag eval`, `rag serve`, `rag bench`."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from rag.config import RETRIEVAL_MODES, Config
+
+DEFAULT_INDEX = Path("index")
+
+
+class UserError(Exception):
+    """A mistake in the command line or its inputs: reported in one line, exit status 2."""
+
+
+def _add_index_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--index", type=Path, default=None, metavar="DIR",
+                        help="index folder (default: ./index)")
+
+
+def _add_search_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-k", type=int, default=None, help="passages to return (default 5)")
+    parser.add_argument("--mode", choices=RETRIEVAL_MODES, default=None, help="retrieval mode (default hybrid)")
+    parser.add_argument("--date-from", metavar="YYYY-MM-DD", help="only articles dated on or after")
+    parser.add_argument("--date-to", metavar="YYYY-MM-DD", help="only articles dated on or before")
+    parser.add_argument("--doc", action="append", metavar="ID", help="only this document (repeatable)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Extractive question answering over news articles.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    index = commands.add_parser("index", help="build or update an index from articles")
+    index.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the bundled sample corpus)")
+    index.add_argument("--add", action="store_true", help="add and update only; keep documents not given")
+    index.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_index_option(index)
+
+    search = commands.add_parser("search", help="ranked passages for a question")
+    search.add_argument("question")
+    _add_search_options(search)
+    _add_index_option(search)
+
+    chunks = commands.add_parser("chunks", help="print the indexed chunks as JSONL")
+    _add_index_option(chunks)
+
+    ask = commands.add_parser("ask", help="answer a question with cited sources")
+    ask.add_argument("question", nargs="?", help="the question (omit with --batch)")
+    ask.add_argument("--history", action="append", default=[], metavar="QUESTION",
+                     help="an earlier question of the conversation (repeatable, oldest first)")
+    ask.add_argument("--batch", type=Path, metavar="IN.jsonl", help="answer every question of a JSONL file")
+    ask.add_argument("--out", type=Path, metavar="OUT.jsonl", help="where --batch writes its records")
+    ask.add_argument("--threshold", type=float, default=None, help="confidence under which to abstain")
+    _add_search_options(ask)
+    _add_index_option(ask)
+
+    evaluate = commands.add_parser("eval", help="measure retrieval and answers on a gold set")
+    from rag.evaluate import add_arguments
+
+    add_arguments(evaluate)
+    _add_index_option(evaluate)
+
+    serve = commands.add_parser("serve", help="start the chat page")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=7860)
+    _add_index_option(serve)
+
+    bench = commands.add_parser("bench", help="indexing throughput and search/answer latency")
+    from rag.bench import add_arguments as add_bench_arguments
+
+    add_bench_arguments(bench)
+    return parser
+
+
+def _print_json(record: Any) -> None:
+    print(json.dumps(record, ensure_ascii=False))
+
+
+def _filter(args: argparse.Namespace):
+    from rag.ingest import parse_date
+    from rag.retrieval import SearchFilter
+
+    dates = []
+    for value in (args.date_from, args.date_to):
+        iso = parse_date(value) if value else None
+        if value and iso is None:
+            raise UserError(f"not a date: {value!r} (use YYYY-MM-DD)")
+        dates.append(iso)
+    where = SearchFilter(dates[0], dates[1], frozenset(args.doc) if args.doc else None)
+    return where or None
+
+
+def _load(index_dir: Path):
+    """The embedding model and the index, loaded once."""
+    from rag.embedding import Embedder
+    from rag.store import Index
+
+    index = Index.open(index_dir)
+    embedder = Embedder(index.config.embedding).warm_up()
+    return index, embedder
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from rag.embedding import Embedder
+    from rag.ingest import SAMPLE_CORPUS, load_documents
+    from rag.store import build_index
+
+    paths = args.paths or [SAMPLE_CORPUS]
+    result = load_documents(paths)
+    for problem in result.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    if not result.documents:
+        raise UserError("no readable articles found in " + ", ".join(map(str, paths)))
+    config = Config()
+    report = build_index(
+        result.documents, args.index, Embedder(config.embedding).warm_up(), config,
+        remove_missing=not args.add, progress=not args.quiet,
+    )
+    rate = report.chunks_embedded / report.seconds if report.seconds else 0.0
+    print(
+        f"indexed {report.documents} documents, {report.chunks} chunks, {report.sentences} sentences "
+        f"into {args.index} in {report.seconds:.1f} s\n"
+        f"  added {len(report.added)}, updated {len(report.updated)}, removed {len(report.removed)}, "
+        f"unchanged {report.unchanged}; embedded {report.chunks_embedded} chunks ({rate:.1f} chunks/s); "
+        f"{report.duplicate_groups} near-duplicate group(s); skipped {len(result.problems)} input(s)"
+    )
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from rag.retrieval import Retriever
+
+    if not args.question.strip():
+        raise UserError("the question is empty")
+    index, embedder = _load(args.index)
+    passages = Retriever(index, embedder).search(args.question, k=args.k, mode=args.mode, where=_filter(args))
+    if args.json:
+        _print_json({"question": args.question, "passages": [p.to_dict() for p in passages]})
+        return 0
+    if not passages:
+        print("no passages found")
+    for p in passages:
+        parts = " ".join(f"{name}={value:.4f}" for name, value in (("dense", p.dense_score), ("bm25", p.bm25_score)) if value is not None)
+        print(f"[{p.rank}] {p.doc_id} — {p.title} ({p.date or 'undated'}) [{p.start}:{p.end}] score={p.score:.4f} {parts}")
+        for doc, start, end in p.duplicates:
+            print(f"    also in {doc} [{start}:{end}]")
+        print("    " + " ".join(p.text.split()))
+    return 0
+
+
+def cmd_chunks(args: argparse.Namespace) -> int:
+    from rag.store import Index
+
+    index = Index.open(args.index)
+    for record in index.chunks():
+        _print_json(record)
+    return 0
+
+
+def _print_answer(answer) -> None:
+    if answer.error:
+        print(f"error: {answer.error}")
+        return
+    if answer.abstained:
+        print(answer.message)
+        if answer.passages:
+            print("\nRelated reading:")
+            for p in answer.passages:
+                print(f"  - {p.title} ({p.doc_id}, {p.date or 'undated'}): {' '.join(p.text.split())[:160]}…")
+        return
+    print(f"Answer: {answer.answer}")
+    print(f"Sentence: {answer.sentence}")
+    print(f"Confidence: {answer.confidence:.2f}")
+    print("Sources:")
+    for c in answer.citations:
+        print(f"  [{c.n}] {c.title} — {c.doc}, {c.date or 'undated'}, chars {c.start}-{c.end}")
+        print(f"      “{' '.join(c.quote.split())}”")
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.answer import Answerer
+
+    if args.batch is None and args.question is None:
+        raise UserError("give a question, or --batch IN.jsonl --out OUT.jsonl")
+    if args.batch is not None and args.out is None:
+        raise UserError("--batch needs --out OUT.jsonl")
+    where = _filter(args)
+    if args.batch is not None:
+        from rag.evaluate import read_questions
+
+        questions = read_questions(args.batch)  # validates every line before the model loads
+        index, embedder = _load(args.index)
+        from rag.evaluate import answer_questions
+
+        answer_questions(Answerer(index, embedder), questions, args.out, k=args.k, mode=args.mode, where=where,
+                         threshold=args.threshold)
+        print(f"answered {len(questions)} questions into {args.out}", file=sys.stderr)
+        return 0
+    index, embedder = _load(args.index)
+    answer = Answerer(index, embedder).ask(
+        args.question, args.history, k=args.k, mode=args.mode, where=where, threshold=args.threshold
+    )
+    if args.json:
+        _print_json(answer.to_dict())
+    else:
+        _print_answer(answer)
+    return 1 if answer.error else 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rag.evaluate import run
+
+    return run(args)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ui.app import serve
+
+    serve(args.index, host=args.host, port=args.port)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from rag.bench import run
+
+    return run(args)
+
+
+COMMANDS = {
+    "index": cmd_index, "search": cmd_search, "chunks": cmd_chunks, "ask": cmd_ask,
+    "eval": cmd_eval, "serve": cmd_serve, "bench": cmd_bench,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from rag.answer import QuestionError
+    from rag.embedding import EmbeddingError
+    from rag.store import IndexLoadError
+
+    args = build_parser().parse_args(argv)
+    if getattr(args, "index", "n/a") is None and args.command != "eval":
+        args.index = DEFAULT_INDEX  # eval picks its own default per dataset
+    try:
+        return COMMANDS[args.command](args)
+    except (UserError, IndexLoadError, EmbeddingError, QuestionError, FileNotFoundError, ValueError) as exc:
+        message = str(exc)
+        if getattr(args, "json", False):
+            _print_json({"error": message})
+        print(f"rag {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"rag {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

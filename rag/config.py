@@ -1,0 +1,82 @@
+"""One configuration tree with defaults; it is also what an index's manifest records."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+RetrievalMode = Literal["hybrid", "dense", "bm25"]
+RETRIEVAL_MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    """How cleaned article text is cut into chunks."""
+
+    max_tokens: int = 160  # word pieces per chunk; the model reads at most 256
+    overlap_sentences: int = 1
+    min_chunk_chars: int = 20
+
+
+@dataclass(frozen=True)
+class EmbeddingConfig:
+    """Which sentence-transformers model embeds chunks and sentences."""
+
+    model_name: str = "sentence-transformers/all-MiniLM-L6-v2"
+    dimension: int = 384
+    batch_size: int = 64
+    title_in_chunk: bool = True  # embed "title. chunk" so short chunks keep their topic
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    """Near-duplicate article detection (MinHash over word shingles)."""
+
+    shingle_words: int = 3
+    num_perm: int = 128
+    threshold: float = 0.5  # estimated Jaccard above which two articles are near-duplicates
+    passage_overlap: float = 0.5  # token Jaccard above which two passages are one result
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """Defaults for searching an index."""
+
+    k: int = 5
+    mode: RetrievalMode = "hybrid"
+    candidates: int = 50  # hits each retriever passes to fusion
+    rrf_k: int = 60
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    """Defaults for the extractive answerer."""
+
+    passages: int = 8  # passages whose sentences compete for the answer
+    threshold: float = 0.35  # confidence below which the answerer abstains
+    max_question_chars: int = 1000
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything that shapes an index and the answers drawn from it."""
+
+    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    answer: AnswerConfig = field(default_factory=AnswerConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Config":
+        """Rebuild a config from ``to_dict`` output; unknown keys are ignored, missing ones default."""
+        kwargs = {}
+        for section in dataclasses.fields(cls):
+            section_cls = section.default_factory  # type: ignore[misc]
+            known = {f.name for f in dataclasses.fields(section_cls)}
+            values = {k: v for k, v in (data.get(section.name) or {}).items() if k in known}
+            kwargs[section.name] = section_cls(**values)
+        return cls(**kwargs)
