@@ -14,53 +14,12 @@ from rag.config import AnswerConfig, Config
 from rag.embedding import Embedder
 from rag.retrieval import Retriever, SearchFilter
 from rag.store import Index, bm25_tokens
+from rag.spans import AnswerType, answer_type, choose_span, content_stems, type_hint
 from rag.types import Answer, Citation, Passage, Span
 
 
 class QuestionError(ValueError):
     """A question the answerer cannot take (empty, too long, not in English)."""
-
-
-# --- what the question asks for -----------------------------------------------------------------
-
-@dataclass(frozen=True)
-class AnswerType:
-    """What kind of span answers a question: entity labels to look for, or a whole clause."""
-
-    kind: str  # person, time, duration, count, amount, place, organization, entity, clause, quote
-    labels: tuple[str, ...] = ()
-
-
-_TYPE_RULES: tuple[tuple[str, AnswerType], ...] = (
-    (r"\bhow long\b|\bfor how many (?:hours|days|weeks|months|years)\b", AnswerType("duration", ("TIME", "DATE", "QUANTITY"))),
-    (r"\bhow (?:many|much) (?:money|dollars|reward|bounty)\b|\bhow much\b.*\b(?:cost|worth|pay|paid|offer|offered|invest|invested|reward|spend|spent)\b|\bwhat (?:amount|sum)\b", AnswerType("amount", ("MONEY", "QUANTITY", "CARDINAL", "PERCENT"))),
-    (r"\bhow many\b|\bwhat number\b|\bhow much\b", AnswerType("count", ("CARDINAL", "QUANTITY", "MONEY", "PERCENT"))),
-    (r"\b(?:what|which) (?:percentage|percent|share|proportion)\b", AnswerType("count", ("PERCENT", "CARDINAL"))),
-    (r"\bwhen\b|\b(?:what|which) (?:year|date|day|month|time|century|decade|period)\b|\bhow old\b", AnswerType("time", ("DATE", "TIME"))),
-    (r"\bwhere\b|\b(?:what|which) (?:city|country|countries|place|region|state|capital|town|province|continent|location|nation)\b|\bin which\b.*\b(?:city|country|place)\b", AnswerType("place", ("GPE", "LOC", "FAC"))),
-    (r"\b(?:what|which) (?:organization|organisation|agency|company|party|group|body|newspaper|paper|media|outlet|institution|department|ministry|bank|university|team|club)\b", AnswerType("organization", ("ORG",))),
-    (r"\b(?:what|which) (?:nationality|religion|ethnic)\b", AnswerType("organization", ("NORP",))),
-    (r"\bwho(?:m|se)?\b|\b(?:what|which) (?:person|man|woman|leader|minister|president|official|spokesperson|spokesman|chief|writer|author|diplomat|ambassador|general|king|queen|emperor|ruler|name)\b", AnswerType("person", ("PERSON", "ORG", "NORP"))),
-    (r"\bwhy\b|\bfor what reason\b|\bhow did\b|\bhow does\b|\bhow do\b|\bwhat for\b", AnswerType("clause")),
-    (r"\bwhat did\b.*\b(?:say|said|tell|told|warn|add|added|state|stated)\b|\bwhat does\b.*\bsay\b|\bwhat was said\b", AnswerType("quote")),
-)
-
-
-def answer_type(question: str) -> AnswerType:
-    """The kind of answer ``question`` expects, from its wh-word and the noun after it."""
-    lowered = question.lower()
-    for pattern, kind in _TYPE_RULES:
-        if re.search(pattern, lowered):
-            return kind
-    return AnswerType("entity")
-
-
-# Durations and counts that the NER model misses or labels loosely ("three-hour", "23 years").
-_NUMBER_WORD = r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|several|a few)"
-_DURATION = re.compile(
-    rf"\b{_NUMBER_WORD}(?:[- ](?:and[- ]a[- ]half[- ])?)(?:minute|hour|day|week|month|year|decade)s?(?:[- ]long)?\b", re.I
-)
-_NUMBER = re.compile(r"(?<![\w$])(?:\$|£|€)?\d[\d,.]*(?:\s?(?:million|billion|trillion|percent|%))?(?![\w])")
 
 
 def _validate(question: str, config: AnswerConfig) -> str:
@@ -102,6 +61,7 @@ class _Candidate:
     span: Span
     text: str
     passage_rank: int
+    chunk_row: int
     dense: float = 0.0
     lexical: float = 0.0
     score: float = 0.0
@@ -109,11 +69,16 @@ class _Candidate:
 
 
 @dataclass(frozen=True)
-class _SpanChoice:
-    start: int  # offsets into the document text
-    end: int
-    score: float
-    typed: bool  # an entity of the expected type was found
+class _QuestionTerms:
+    """The question's BM25 terms with their weights, and the share of weight the corpus lacks."""
+
+    weights: dict[str, float]
+    unknown: float
+
+    def coverage(self, found: set[str]) -> float:
+        """The weighted share of the question's terms present in ``found``."""
+        total = sum(self.weights.values())
+        return sum(w for t, w in self.weights.items() if t in found) / total if total else 0.0
 
 
 class Answerer:
@@ -130,7 +95,8 @@ class Answerer:
     # weights of the sentence score; fitted on eval/gold/sample.jsonl (see README)
     W_DENSE, W_LEXICAL, W_TYPE, W_RANK = 0.45, 0.45, 0.12, 0.08
     # logistic map from the best sentence's evidence to a confidence in [0, 1]
-    CONF_BIAS, CONF_SCALE = 0.52, 12.0
+    CONF_BIAS = -6.0
+    CONF_WEIGHTS = {"dense": 6.0, "lexical": 4.0, "context": 3.0, "unknown": -6.0, "typed": 1.0}
 
     def __init__(self, index: Index, embedder: Embedder, config: Config | None = None):
         self.index = index
@@ -230,7 +196,7 @@ class Answerer:
                 start, end = (int(x) for x in index.sentence_span[row])
                 doc_id = index.sentence_doc[row]
                 text = index.document_text(doc_id)[start:end]
-                seen[row] = _Candidate(row, doc_id, Span(start, end), text, passage.rank)
+                seen[row] = _Candidate(row, doc_id, Span(start, end), text, passage.rank, passage.chunk_row)
             for twin_doc, twin_start, twin_end in passage.duplicates:
                 self._attach_twins(seen, passage, twin_doc, twin_start, twin_end)
         return list(seen.values())
@@ -253,69 +219,85 @@ class Answerer:
                     candidate.support.append(twin_row)
                     break
 
-    def _score(self, question: str, history: Sequence[str], query_vector: np.ndarray, candidates: list[_Candidate], kind: AnswerType) -> None:
-        question_terms = self._terms([question])[0]
-        history_terms = self._terms([" ".join(history)])[0] - question_terms if history else set()
+    def _score(self, terms: "_QuestionTerms", query_vector: np.ndarray, candidates: list[_Candidate], kind: AnswerType) -> None:
         sentence_terms = self._terms([c.text for c in candidates])
-        idf = self._idf or {}
-        weights = {t: idf.get(t, 1.0) for t in question_terms}
-        weights.update({t: 0.5 * idf.get(t, 1.0) for t in history_terms})
-        total = sum(weights.values()) or 1.0
         vectors = self.index.sentence_vectors[[c.row for c in candidates]].astype(np.float32)
         dense = vectors @ query_vector.astype(np.float32)
-        for candidate, terms, similarity in zip(candidates, sentence_terms, dense):
+        for candidate, found, similarity in zip(candidates, sentence_terms, dense):
             candidate.dense = float(similarity)
-            candidate.lexical = sum(w for t, w in weights.items() if t in terms) / total
+            candidate.lexical = terms.coverage(found)
             candidate.score = (
                 self.W_DENSE * candidate.dense
                 + self.W_LEXICAL * candidate.lexical
-                + self.W_TYPE * _has_type_hint(candidate.text, kind)
+                + self.W_TYPE * type_hint(candidate.text, kind)
                 + self.W_RANK / candidate.passage_rank
             )
+
+    def _question_terms(self, question: str, history: Sequence[str]) -> "_QuestionTerms":
+        """BM25 terms of the question (and, at half weight, of its history) with IDF weights;
+        a term the corpus never uses weighs as much as the rarest one."""
+        idf = self._idf or {}
+        unknown_weight = max(idf.values(), default=1.0)
+        own = self._terms([question])[0]
+        earlier = self._terms([" ".join(history)])[0] - own if history else set()
+        weights = {t: idf.get(t, unknown_weight) for t in own}
+        weights.update({t: 0.5 * idf.get(t, unknown_weight) for t in earlier})
+        unknown = sum(w for t, w in weights.items() if t not in idf)
+        return _QuestionTerms(weights, unknown / (sum(weights.values()) or 1.0))
 
     def _answer(self, question: str, history: Sequence[str], query_vector: np.ndarray, passages: list[Passage], threshold: float) -> Answer:
         kind = answer_type(question)
         candidates = self._candidates(passages)
         if not candidates:
-            return self._abstain(question, 0.0)
-        self._score(question, history, query_vector, candidates, kind)
+            return self._abstain(question, 0.0, {})
+        terms = self._question_terms(question, history)
+        self._score(terms, query_vector, candidates, kind)
         candidates.sort(key=lambda c: -c.score)
         top = candidates[:4]
-        excluded = _question_words(question, history)
+        question_stems = content_stems(" ".join([question, *history]))
         choices = []
         for position, (candidate, doc) in enumerate(zip(top, self._nlp.pipe([c.text for c in top]))):
-            choice = _choose_span(candidate, doc, kind, excluded)
+            choice = choose_span(candidate.text, [(e.start_char, e.end_char, e.label_) for e in doc.ents], kind, question_stems)
+            span_text = _normalize(candidate.text[choice.start : choice.end])
             agreement = sum(
                 1 for other in candidates[:8]
-                if other is not candidate and choice.typed
-                and _normalize(candidate.text[choice.start - candidate.span.start : choice.end - candidate.span.start]) in _normalize(other.text)
+                if other is not candidate and choice.typed and span_text and span_text in _normalize(other.text)
             )
             choices.append((candidate.score + choice.score + 0.03 * min(agreement, 3) - 0.02 * position, candidate, choice))
         _, best, choice = max(choices, key=lambda item: item[0])
-        confidence = self._confidence(best, choice, kind)
+        passage_terms = self._terms([self.index.chunk_text(best.chunk_row)])[0]
+        evidence = {
+            "dense": best.dense,
+            "lexical": best.lexical,
+            "context": terms.coverage(passage_terms),
+            "unknown": terms.unknown,
+            "typed": 0.5 if kind.kind == "sentence" else float(choice.typed),
+        }
+        confidence = self._confidence(evidence)
         if confidence < threshold:
-            return self._abstain(question, confidence)
-        text = self.index.document_text(best.doc_id)
+            return self._abstain(question, confidence, evidence)
+        start, end = best.span.start + choice.start, best.span.start + choice.end
+        answer_text = self.index.document_text(best.doc_id)[start:end]
         return Answer(
             question=question,
-            answer=text[choice.start : choice.end],
+            answer=answer_text,
             sentence=best.text,
             abstained=False,
             confidence=confidence,
-            citations=self._citations(best, candidates, text[choice.start : choice.end]),
-            answer_span=Span(choice.start, choice.end),
+            citations=self._citations(best, candidates, answer_text),
+            answer_span=Span(start, end),
+            evidence=evidence,
         )
 
-    def _confidence(self, best: _Candidate, choice: _SpanChoice, kind: AnswerType) -> float:
-        evidence = 0.5 * best.dense + 0.5 * best.lexical
-        if kind.labels and not choice.typed:
-            evidence -= 0.08  # the sentence holds nothing of the kind the question asks for
-        return 1.0 / (1.0 + math.exp(-self.CONF_SCALE * (evidence - self.CONF_BIAS)))
+    def _confidence(self, evidence: dict[str, float]) -> float:
+        z = self.CONF_BIAS + sum(self.CONF_WEIGHTS[name] * value for name, value in evidence.items())
+        return 1.0 / (1.0 + math.exp(-z))
 
-    def _abstain(self, question: str, confidence: float) -> Answer:
+    def _abstain(self, question: str, confidence: float, evidence: dict[str, float]) -> Answer:
         return Answer(
             question=question, answer=None, sentence=None, abstained=True, confidence=confidence,
             message="The articles don't say. The closest passages are listed as related reading.",
+            evidence=evidence,
         )
 
     def _citations(self, best: _Candidate, candidates: list[_Candidate], answer_text: str) -> list[Citation]:
@@ -349,58 +331,3 @@ def _similar(a: str, b: str) -> bool:
     from rag.dedup import token_jaccard
 
     return token_jaccard(a.split(), b.split()) >= 0.7
-
-
-def _question_words(question: str, history: Sequence[str]) -> set[str]:
-    return set(_normalize(" ".join([question, *history])).split())
-
-
-def _has_type_hint(text: str, kind: AnswerType) -> float:
-    """Cheap evidence, before NER, that a sentence holds a span of the wanted kind."""
-    if kind.kind in ("count", "amount"):
-        return 1.0 if _NUMBER.search(text) or re.search(rf"\b{_NUMBER_WORD}\b", text, re.I) else 0.0
-    if kind.kind == "duration":
-        return 1.0 if _DURATION.search(text) else 0.0
-    if kind.kind == "time":
-        return 1.0 if re.search(r"\b(?:19|20)\d\d\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b", text, re.I) else 0.0
-    if kind.kind == "quote":
-        return 1.0 if re.search(r"[“\"]", text) else 0.0
-    return 0.0
-
-
-def _choose_span(candidate: _Candidate, doc: Any, kind: AnswerType, excluded: set[str]) -> _SpanChoice:
-    """The shortest span of the sentence that answers: an entity of the expected kind near the
-    question's words, a quotation, a clause, or the whole sentence."""
-    sentence = candidate.text
-    base = candidate.span.start
-    whole = _SpanChoice(base, candidate.span.end, 0.0, False)
-    if kind.kind == "quote":
-        quote = re.search(r"[“\"]([^”\"]{12,})[”\"]", sentence)
-        return _SpanChoice(base + quote.start(1), base + quote.end(1), 0.02, True) if quote else whole
-    if kind.kind == "clause":
-        clause = re.search(r"\b(?:because|as|since|so that|in order to|insisting that|due to)\b", sentence, re.I)
-        if clause and clause.start() > 10:
-            end = len(sentence.rstrip(".”\"' "))
-            return _SpanChoice(base + clause.start(), base + end, 0.02, True)
-        return whole
-    spans: list[tuple[int, int, str]] = [(e.start_char, e.end_char, e.label_) for e in doc.ents]
-    if kind.kind == "duration":
-        spans += [(m.start(), m.end(), "TIME") for m in _DURATION.finditer(sentence)]
-    if kind.kind in ("count", "amount"):
-        spans += [(m.start(), m.end(), "CARDINAL") for m in _NUMBER.finditer(sentence)]
-    anchors = [m.start() for m in re.finditer(r"\w+", sentence) if m.group(0).lower() in excluded and len(m.group(0)) > 3]
-    best: tuple[float, int, int] | None = None
-    for start, end, label in spans:
-        words = set(_normalize(sentence[start:end]).split())
-        if not words or words <= excluded:
-            continue  # the question already names it
-        if kind.labels and label not in kind.labels:
-            continue
-        rank = kind.labels.index(label) if kind.labels else 0
-        distance = min((abs(start - a) for a in anchors), default=len(sentence))
-        score = 0.1 - 0.02 * rank - 0.04 * min(distance / max(len(sentence), 1), 1.0)
-        if best is None or score > best[0] or (score == best[0] and end - start < best[2] - best[1]):
-            best = (score, start, end)
-    if best is None:
-        return whole
-    return _SpanChoice(base + best[1], base + best[2], best[0], True)

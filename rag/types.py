@@ -108,6 +108,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     message: str = ""
     answer_span: Span | None = None
+    evidence: dict[str, float] = field(default_factory=dict)
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -133,6 +134,7 @@ class Answer:
                 for p in self.passages
             ],
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            "evidence": {k: round(v, 4) for k, v in self.evidence.items()},
         }
         if self.error is not None:
             record["error"] = self.error

@@ -1,0 +1,142 @@
+"""`rag bench`: indexing throughput, then search and answer latency on a freshly built index."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from rag.config import Config
+
+SAMPLE_GOLD = Path(__file__).resolve().parent.parent / "eval" / "gold" / "sample.jsonl"
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `rag bench`."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--corpus", type=Path, nargs="+", metavar="PATH",
+                        help="articles to index (default: the bundled sample corpus)")
+    source.add_argument("--squad", type=Path, metavar="FILE.json",
+                        help="index the articles of a SQuAD 2.0 file and time its questions")
+    parser.add_argument("--repeat", type=_positive_int, default=1, metavar="N",
+                        help="index the corpus N times over, ids copyK/<id> (to reach 10k+ chunks)")
+    parser.add_argument("--queries", type=_positive_int, default=100, metavar="N",
+                        help="questions to time (default 100)")
+    # not "index": cli.py would default that to ./index, and a benchmark must not touch a real index
+    parser.add_argument("--index", dest="bench_index", type=Path, metavar="DIR",
+                        help="build into DIR and keep it (default: a temporary folder, removed after)")
+    parser.add_argument("--json", action="store_true", help="also print one JSON record")
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _stats(values_ms: Sequence[float]) -> dict[str, float]:
+    values = np.asarray(values_ms)
+    return {"p50": float(np.percentile(values, 50)), "p95": float(np.percentile(values, 95)),
+            "mean": float(values.mean())}
+
+
+def _time_each(call: Callable[[Any], Any], items: Sequence[Any]) -> dict[str, float]:
+    spent = []
+    for item in items:
+        started = time.perf_counter()
+        call(item)
+        spent.append((time.perf_counter() - started) * 1000)
+    return _stats(spent)
+
+
+def _documents_and_questions(args: argparse.Namespace) -> tuple[list[Any], list[dict]]:
+    from rag.evaluate import read_questions, read_squad
+    from rag.ingest import SAMPLE_CORPUS, load_documents
+
+    if args.squad:
+        documents, questions = read_squad(args.squad)
+        return documents, random.Random(13).sample(questions, min(args.queries, len(questions)))
+    result = load_documents(args.corpus or [SAMPLE_CORPUS])
+    for problem in result.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    if not result.documents:
+        raise ValueError("no readable articles found")
+    gold = SAMPLE_GOLD if SAMPLE_GOLD.is_file() else Path("eval/gold/sample.jsonl")
+    questions = read_questions(gold)
+    return result.documents, [questions[i % len(questions)] for i in range(args.queries)]
+
+
+def _repeated(documents: Sequence[Any], times: int) -> list[Any]:
+    if times == 1:
+        return list(documents)
+    # the content hash only tells whether one id changed between builds, so copies may share it
+    return [dataclasses.replace(d, id=f"copy{k}/{d.id}") for k in range(times) for d in documents]
+
+
+def run(args: argparse.Namespace) -> int:
+    """`rag bench`: see ``add_arguments``."""
+    from rag.answer import Answerer
+    from rag.embedding import Embedder
+    from rag.retrieval import Retriever
+    from rag.store import CURRENT_FILE, Index, build_index
+
+    if args.bench_index is not None and (args.bench_index / CURRENT_FILE).exists():
+        raise ValueError(f"{args.bench_index} already holds an index; bench builds a fresh one")
+    started = time.perf_counter()
+    documents, questions = _documents_and_questions(args)
+    documents = _repeated(documents, args.repeat)
+    read_s = time.perf_counter() - started
+    config = Config()
+    loaded = time.perf_counter()
+    embedder = Embedder(config.embedding).warm_up()
+    model_s = time.perf_counter() - loaded
+
+    with tempfile.TemporaryDirectory(prefix="rag-bench-") as scratch:
+        index_dir = args.bench_index or Path(scratch) / "index"
+        build = build_index(documents, index_dir, embedder, config)
+        result: dict[str, Any] = {
+            "documents": build.documents, "chunks": build.chunks, "sentences": build.sentences,
+            "read_s": read_s, "model_load_s": model_s, "index_s": build.seconds,
+            "chunks_per_s": build.chunks / build.seconds if build.seconds else None,
+            "peak_rss_mib_after_index": _peak_rss_mib(),
+        }
+        print(f"indexed {build.documents} documents, {build.chunks} chunks, {build.sentences} sentences "
+              f"in {build.seconds:.1f} s: {result['chunks_per_s']:.1f} chunks/s "
+              f"(reading {read_s:.1f} s, model load {model_s:.1f} s); "
+              f"peak RSS {result['peak_rss_mib_after_index']:.0f} MiB")
+
+        index = Index.open(index_dir)
+        retriever = Retriever(index, embedder)
+        answerer = Answerer(index, embedder).warm_up()
+        first = questions[0]["question"]
+        retriever.search(first, k=5, mode="hybrid")  # warm-up: first-call allocations, caches
+        answerer.ask(first)
+        texts = [q["question"] for q in questions]
+        for mode in ("hybrid", "dense", "bm25"):
+            stats = _time_each(lambda q: retriever.search(q, k=5, mode=mode), texts)
+            result[f"search_{mode}_ms"] = stats
+            print(f"search {mode} p50 {stats['p50']:.1f} ms p95 {stats['p95']:.1f} ms mean {stats['mean']:.1f} ms")
+        stats = _time_each(lambda q: answerer.ask(q["question"], q.get("history") or []), questions)
+        result["ask_ms"] = stats
+        print(f"ask end-to-end p50 {stats['p50']:.1f} ms p95 {stats['p95']:.1f} ms mean {stats['mean']:.1f} ms")
+        result.update(queries=len(questions), peak_rss_mib=_peak_rss_mib(),
+                      total_s=time.perf_counter() - started)
+        print(f"{len(questions)} queries each; peak RSS {result['peak_rss_mib']:.0f} MiB; "
+              f"total {result['total_s']:.1f} s")
+        index.close()
+    if args.json:
+        print(json.dumps(result))
+    return 0

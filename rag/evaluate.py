@@ -1,0 +1,449 @@
+"""`rag eval`: answer a gold set (JSONL or SQuAD 2.0) over an index and write a scored report.
+
+Also home to the batch helpers `rag ask --batch` uses (`read_questions`, `answer_questions`) and to
+`--export-feedback`, which turns rated answers into gold-set candidates.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from rag.config import RETRIEVAL_MODES, Config
+
+DEFAULT_INDEX = Path("index")
+SQUAD_INDEX = Path("eval/.cache/squad2-index")
+REPORTS = Path("eval/reports")
+COMPARE_KS = (1, 3, 5, 10)
+
+Record = dict[str, Any]
+
+
+class GoldFormatError(ValueError):
+    """A gold or batch file line that cannot be used; the message names FILE:LINE."""
+
+
+# --- reading questions --------------------------------------------------------------------------
+
+
+def _read_text(path: Path) -> str:
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise GoldFormatError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
+    except OSError as exc:
+        raise GoldFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def _string_list(record: Record, key: str, where: str, *, required: bool) -> list[str]:
+    if key not in record:
+        if required:
+            raise GoldFormatError(f'{where}: missing "{key}" (a list of strings; [] = unanswerable)')
+        return []
+    value = record[key]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise GoldFormatError(f'{where}: "{key}" must be a list of strings, got {json.dumps(value)[:60]}')
+    return value
+
+
+def read_questions(path: Path | str, *, gold: bool = False) -> list[Record]:
+    """The questions of a JSONL file, one object a line, validated before any model loads.
+
+    Each record comes back with ``id`` (a string; the line number when absent), ``question``,
+    ``history``, ``sources`` and, when present, ``answers``; other keys are kept. With
+    ``gold=True`` (`rag eval`) every line must carry ``answers``. Raises GoldFormatError
+    naming ``FILE:LINE`` on the first bad line.
+    """
+    path = Path(path)
+    records: list[Record] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise GoldFormatError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(record, dict):
+            raise GoldFormatError(f"{where}: each line must be a JSON object, got {type(record).__name__}")
+        question = record.get("question")
+        if not isinstance(question, str) or not question.strip():
+            raise GoldFormatError(f'{where}: missing or empty "question"')
+        qid = record.get("id", str(number))
+        if not isinstance(qid, (str, int)) or isinstance(qid, bool) or not str(qid).strip():
+            raise GoldFormatError(f'{where}: "id" must be a non-empty string or number')
+        qid = str(qid)
+        if qid in seen:
+            raise GoldFormatError(f"{where}: duplicate id {qid!r} (first on line {seen[qid]})")
+        seen[qid] = number
+        record = {**record, "id": qid}
+        if gold or "answers" in record:
+            record["answers"] = _string_list(record, "answers", where, required=gold)
+        record["sources"] = _string_list(record, "sources", where, required=False)
+        record["history"] = _string_list(record, "history", where, required=False)
+        records.append(record)
+    return records
+
+
+def read_squad(path: Path | str) -> tuple[list[Any], list[Record]]:
+    """A SQuAD 2.0 file as (one Document per article, one gold record per question).
+
+    Doc id = article title, text = its paragraphs joined by blank lines; answers = the unique
+    answer texts (none for ``is_impossible``), sources = [title].
+    """
+    from rag.ingest import make_document
+
+    path = Path(path)
+    try:
+        articles = json.loads(_read_text(path))["data"]
+        documents, golds = [], []
+        for article in articles:
+            title = article["title"]
+            text = "\n\n".join(p["context"].strip() for p in article["paragraphs"])
+            documents.append(make_document(title, text, str(path), title=title.replace("_", " ")))
+            for paragraph in article["paragraphs"]:
+                for qa in paragraph["qas"]:
+                    answers = [] if qa.get("is_impossible") else [a["text"] for a in qa["answers"]]
+                    golds.append({
+                        "id": str(qa["id"]), "question": qa["question"],
+                        "answers": list(dict.fromkeys(answers)), "sources": [title], "history": [],
+                    })
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else f"missing or malformed {exc}"
+        raise GoldFormatError(f"{path}: not a SQuAD 2.0 file ({reason})") from None
+    return documents, golds
+
+
+# --- answering ----------------------------------------------------------------------------------
+
+
+def _write_jsonl(path: Path, records: Iterable[Record]) -> None:
+    """Write all lines or none: a temp file in the same folder, then one rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            for record in records:
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def answer_questions(
+    answerer: Any,
+    questions: Sequence[Record],
+    out_path: Path | str | None,
+    *,
+    k: int | None = None,
+    mode: str | None = None,
+    where: Any = None,
+    threshold: float | None = None,
+) -> list[Record]:
+    """Answer every question with one loaded Answerer; write ``{"id", **answer}`` per line.
+
+    ``out_path`` is written atomically (None: not written). Returns the records.
+    """
+    from tqdm import tqdm
+
+    records = []
+    for question in tqdm(questions, desc="answering", unit="q", file=sys.stderr,
+                         disable=not sys.stderr.isatty()):
+        answer = answerer.ask_batch(
+            [question["question"]], [question.get("history") or []],
+            k=k, mode=mode, where=where, threshold=threshold,
+        )[0]
+        records.append({"id": question["id"], **answer.to_dict()})
+    if out_path is not None:
+        _write_jsonl(Path(out_path), records)
+    return records
+
+
+# --- feedback export ----------------------------------------------------------------------------
+
+_UP = {"up", "+1", "1", "thumbs_up", "thumbs-up", "good", "like", "liked", "yes", "true", "👍"}
+_DOWN = {"down", "-1", "0", "thumbs_down", "thumbs-down", "bad", "dislike", "disliked", "no", "false", "👎"}
+
+
+def _rating(record: Record) -> bool | None:
+    """True for a thumbs-up, False for a thumbs-down, None when the record holds no rating."""
+    for key in ("rating", "vote", "feedback", "thumbs", "liked", "helpful"):
+        value = record.get(key)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, (int, float, str)):
+            text = str(value).strip().lower()
+            if text in _UP:
+                return True
+            if text in _DOWN:
+                return False
+    return None
+
+
+def feedback_candidates(path: Path) -> tuple[list[Record], list[str]]:
+    """Gold-set candidates from a feedback log, plus one warning per line skipped.
+
+    A thumbs-up keeps the answer and its cited documents (an upvoted abstention becomes an
+    unanswerable question); a thumbs-down keeps the question for a person to fill in. The id
+    hashes question and history, so re-exporting gives stable ids and the latest rating wins.
+    """
+    candidates: dict[str, Record] = {}
+    warnings: list[str] = []
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            warnings.append(f"skipped {path}:{number}: not valid JSON")
+            continue
+        if not isinstance(record, dict):
+            warnings.append(f"skipped {path}:{number}: not a JSON object")
+            continue
+        # the answer may be stored flat or as a nested Answer.to_dict() record
+        reply = record["answer"] if isinstance(record.get("answer"), dict) else record
+        question = record.get("question") or reply.get("question")
+        liked = _rating(record)
+        if not isinstance(question, str) or not question.strip() or liked is None:
+            warnings.append(f"skipped {path}:{number}: needs a question and a thumbs-up/down rating")
+            continue
+        history = [h for h in record.get("history") or [] if isinstance(h, str)]
+        answer = reply.get("answer") if not reply.get("abstained") else None
+        cited = [c["doc"] for c in reply.get("citations") or [] if isinstance(c, dict) and "doc" in c]
+        cited = cited or [s for s in record.get("sources") or [] if isinstance(s, str)]
+        qid = "fb-" + hashlib.sha1(json.dumps([question, history]).encode("utf-8")).hexdigest()[:10]
+        candidate: Record = {"id": qid, "question": question}
+        if liked:
+            candidate["answers"] = [answer] if isinstance(answer, str) and answer.strip() else []
+            candidate["sources"] = list(dict.fromkeys(cited)) if candidate["answers"] else []
+        else:
+            candidate.update(answers=[], sources=[], needs_review=True)
+            if isinstance(answer, str):
+                candidate["rejected_answer"] = answer
+        if history:
+            candidate["history"] = history
+        candidates.pop(qid, None)  # re-insert so the file follows the latest rating's order
+        candidates[qid] = candidate
+    return list(candidates.values()), warnings
+
+
+def export_feedback(index_dir: Path, out_path: Path) -> int:
+    from rag.store import FEEDBACK_FILE
+
+    candidates, warnings = feedback_candidates(index_dir / FEEDBACK_FILE)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    _write_jsonl(out_path, candidates)
+    review = sum(bool(c.get("needs_review")) for c in candidates)
+    print(f"wrote {len(candidates)} gold-set candidates to {out_path} "
+          f"({len(candidates) - review} confirmed, {review} need review)")
+    return 0
+
+
+# --- the eval command ---------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `rag eval` (cli.py adds --index)."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--dataset", type=Path, metavar="GOLD.jsonl", help="gold questions (JSONL)")
+    source.add_argument("--squad", type=Path, metavar="FILE.json",
+                        help="a SQuAD 2.0 file: its articles become the index (default eval/.cache/squad2-index)")
+    parser.add_argument("--corpus", type=Path, metavar="PATH",
+                        help="articles for --dataset; the index is brought in line with them "
+                             "(default: the bundled sample corpus when the index does not exist yet)")
+    parser.add_argument("--limit", type=_positive_int, metavar="N", help="evaluate N randomly sampled questions")
+    parser.add_argument("--seed", type=int, default=13, help="seed of the --limit sample (default 13)")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="report folder (default eval/reports/<dataset name>)")
+    parser.add_argument("-k", type=_positive_int, default=5, help="passages per question (default 5)")
+    parser.add_argument("--mode", choices=RETRIEVAL_MODES, default=None, help="retrieval mode (default hybrid)")
+    parser.add_argument("--threshold", type=float, default=None, help="confidence under which to abstain")
+    parser.add_argument("--compare", action="store_true",
+                        help="also compare dense, bm25 and hybrid retrieval at k=1,3,5,10 and their answers")
+    parser.add_argument("--export-feedback", type=Path, metavar="OUT.jsonl",
+                        help="write the index's rated answers as gold-set candidates and exit")
+
+
+def _sample(golds: list[Record], limit: int | None, seed: int) -> list[Record]:
+    if limit is None or limit >= len(golds):
+        return golds
+    picked = set(random.Random(seed).sample(range(len(golds)), limit))
+    return [g for i, g in enumerate(golds) if i in picked]  # file order reads better in reports
+
+
+def _sync_index(documents: Sequence[Any], index_dir: Path, embedder: Any, config: Config) -> None:
+    from rag.store import build_index
+
+    report = build_index(documents, index_dir, embedder, config)
+    print(f"index {index_dir}: {report.documents} documents, {report.chunks} chunks; "
+          f"embedded {report.chunks_embedded} chunks in {report.seconds:.1f} s")
+
+
+def _corpus_documents(corpus: Path) -> list[Any]:
+    from rag.ingest import load_documents
+
+    result = load_documents([corpus])
+    for problem in result.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    if not result.documents:
+        raise ValueError(f"no readable articles found in {corpus}")
+    return result.documents
+
+
+def _retrieval_row(answerer: Any, golds: Sequence[Record], mode: str) -> Record:
+    """Retrieval-only metrics of one mode: recall and answer-in-passage recall at each k."""
+    from rag.answer import retrieval_query
+    from rag.metrics import passage_answer_recall, retrieval_metrics
+
+    queries = [retrieval_query(g["question"], g.get("history") or []) for g in golds]
+    vectors = None if mode == "bm25" else answerer.embedder.embed_queries(queries)
+    row: Record = {"setting": mode}
+    for k in COMPARE_KS:
+        found = answerer.retriever.search_batch(queries, k=k, mode=mode, query_vectors=vectors)
+        predictions = [{"id": g["id"], "passages": [p.to_dict() for p in passages]}
+                       for g, passages in zip(golds, found)]
+        retrieval = retrieval_metrics(golds, predictions, ks=(k,))
+        row[f"recall@{k}"] = retrieval.get(f"recall@{k}")
+        if k == max(COMPARE_KS):
+            row["mrr@10"], row["ndcg@10"] = retrieval.get("mrr@10"), retrieval.get("ndcg@10")
+        row[f"answer_recall@{k}"] = passage_answer_recall(golds, predictions, ks=(k,)).get(f"answer_recall@{k}")
+    return row
+
+
+def _answer_columns(summary: Record) -> Record:
+    answers, abstention = summary["answers"], summary["abstention"]
+    return {
+        "em": answers["exact_match"], "f1": answers["f1"], "contains": answers["contains_gold"],
+        "em_all": answers["exact_match_all"], "f1_all": answers["f1_all"],
+        "answered": abstention["answered_rate"], "abstain_recall": abstention["abstain_recall"],
+        "p50_ms": (summary["latency_ms"].get("total") or {}).get("p50"),
+    }
+
+
+def _print_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    cells = [[_cell(v) for v in row] for row in [header, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for row in cells:
+        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _print_summary(summary: Record) -> None:
+    answers, abstention = summary["answers"], summary["abstention"]
+    retrieval, citations = summary["retrieval"], summary["citations"]
+    total = summary["latency_ms"].get("total") or {}
+    _print_table(["metric", "value"], [
+        ["questions (answerable / unanswerable)",
+         f"{summary['n_questions']} ({abstention['n_answerable']} / {abstention['n_unanswerable']})"],
+        ["exact match (answerable)", answers["exact_match"]],
+        ["F1 (answerable)", answers["f1"]],
+        ["contains gold (answerable)", answers["contains_gold"]],
+        ["sentence accuracy (answerable)", answers["sentence_accuracy"]],
+        ["EM / F1 (all, SQuAD 2.0)", f"{_cell(answers['exact_match_all'])} / {_cell(answers['f1_all'])}"],
+        ["answered (answerable)", abstention["answered_rate"]],
+        ["abstain precision / recall", f"{_cell(abstention['abstain_precision'])} / {_cell(abstention['abstain_recall'])}"],
+        ["doc recall@1 / @5", f"{_cell(retrieval.get('recall@1'))} / {_cell(retrieval.get('recall@5'))}"],
+        ["MRR@10", retrieval.get("mrr@10")],
+        ["citation precision / integrity", f"{_cell(citations['citation_precision'])} / {_cell(citations['citation_integrity'])}"],
+        ["latency p50 / p95 ms", f"{_cell(total.get('p50'))} / {_cell(total.get('p95'))}"],
+        ["errors", summary["n_errors"]],
+    ])
+
+
+def run(args: argparse.Namespace) -> int:
+    """`rag eval`: see ``add_arguments``. Input mistakes raise ValueError/FileNotFoundError."""
+    from rag.answer import Answerer
+    from rag.embedding import Embedder
+    from rag.ingest import SAMPLE_CORPUS
+    from rag.metrics import evaluate
+    from rag.report import write_report
+    from rag.store import CURRENT_FILE, Index
+
+    if args.export_feedback:
+        return export_feedback(args.index or DEFAULT_INDEX, args.export_feedback)
+    if not (args.dataset or args.squad):
+        raise ValueError("give --dataset GOLD.jsonl or --squad FILE.json (or --export-feedback OUT.jsonl)")
+    if args.squad and args.corpus:
+        raise ValueError("--corpus goes with --dataset; a --squad file brings its own articles")
+    started = time.perf_counter()
+    config = Config()
+    # read and validate every input before the model loads, so mistakes fail fast
+    documents: list[Any] | None = None
+    if args.squad:
+        documents, golds = read_squad(args.squad)
+        index_dir, name = args.index or SQUAD_INDEX, args.squad.stem
+    else:
+        golds = read_questions(args.dataset, gold=True)
+        index_dir, name = args.index or DEFAULT_INDEX, args.dataset.stem
+        if args.corpus is not None or not (index_dir / CURRENT_FILE).is_file():
+            documents = _corpus_documents(args.corpus or SAMPLE_CORPUS)
+    golds = _sample(golds, args.limit, args.seed)
+    if not golds:
+        raise ValueError(f"no questions in {args.squad or args.dataset}")
+    out_dir = args.out or REPORTS / name
+
+    embedder = Embedder(config.embedding).warm_up()
+    if documents is not None:
+        _sync_index(documents, index_dir, embedder, config)
+    index = Index.open(index_dir)
+    if index.config.embedding != embedder.config:
+        embedder = Embedder(index.config.embedding).warm_up()
+    missing = sorted({s for g in golds for s in g["sources"] if s not in index.documents})
+    if missing:
+        print(f"warning: {len(missing)} gold source(s) are not in {index_dir} (e.g. {missing[0]!r}); "
+              "is --corpus right?", file=sys.stderr)
+    answerer = Answerer(index, embedder).warm_up()
+    mode = args.mode or index.config.retrieval.mode
+    ready = time.perf_counter()
+
+    options = dict(k=args.k, threshold=args.threshold)
+    predictions = answer_questions(answerer, golds, out_dir / "predictions.jsonl", mode=mode, **options)
+    answered = time.perf_counter()
+    doc_texts = {doc_id: index.document_text(doc_id) for doc_id in index.documents}
+    summary, rows = evaluate(golds, predictions, doc_texts)
+
+    compare = None
+    if args.compare:
+        compare = []
+        for other in ("dense", "bm25", "hybrid"):
+            row = _retrieval_row(answerer, golds, other)
+            other_predictions = predictions if other == mode else answer_questions(
+                answerer, golds, None, mode=other, **options)
+            row.update(_answer_columns(evaluate(golds, other_predictions, doc_texts)[0]))
+            compare.append(row)
+    report = write_report(out_dir, summary, rows, compare)
+
+    _print_summary(summary)
+    if compare:
+        print()
+        _print_table(list(compare[0]), [list(row.values()) for row in compare])
+    finished = time.perf_counter()
+    print(f"\nanswered {len(golds)} questions in {answered - ready:.1f} s "
+          f"({1000 * (answered - ready) / len(golds):.0f} ms each); setup {ready - started:.1f} s, "
+          f"total {finished - started:.1f} s")
+    print(f"report: {report}")
+    return 0

@@ -1,0 +1,254 @@
+"""What a question asks for, and the shortest span of a sentence that gives it."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Iterable
+
+# Words that carry no content of their own when matching a question against a sentence.
+STOPWORDS = frozenset(
+    """a an the of to in on at by for with from into about as and or but if then than that this these
+    those is are was were be been being has have had do does did will would shall should can could may
+    might must it its he him his she her they them their we us our you your i me my who whom whose what
+    which when where why how there here not no nor so such also any some all each every both either
+    neither one ones many much more most other others same own only very just over under again after
+    before while during since until up down out off per via s t according""".split()
+)
+
+
+@dataclass(frozen=True)
+class AnswerType:
+    """What kind of span answers a question.
+
+    ``kind``: person, time, duration, count, amount, place, organization, thing (a "which NOUN"
+    question: ``noun`` names the thing), quote, clause or sentence. ``labels`` are the spaCy
+    entity labels that can answer, best first. ``plural``: the question asks for several.
+    """
+
+    kind: str
+    labels: tuple[str, ...] = ()
+    noun: str | None = None
+    plural: bool = False
+
+
+_NOUN = r"(?P<noun>[a-z][a-z-]+)"
+_TYPE_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    (r"\bhow long\b|\bfor how many (?:hours|days|weeks|months|years)\b", "duration", ("TIME", "DATE", "QUANTITY")),
+    (r"\bhow much (?:money|did|does|is|was|will|has|have)\b|\bwhat (?:amount|sum|price)\b", "amount", ("MONEY", "QUANTITY", "CARDINAL", "PERCENT")),
+    (r"\b(?:how (?:many|much)|what number of)\b(?:\s+" + _NOUN + r")?", "count", ("CARDINAL", "QUANTITY", "MONEY", "PERCENT")),
+    (r"\b(?:what|which) (?:percentage|percent|proportion)\b", "count", ("PERCENT", "CARDINAL")),
+    (r"\bwhen\b|\b(?:what|which) (?:year|date|day|month|time|century|decade|period)s?\b|\bhow old\b", "time", ("DATE", "TIME")),
+    (r"\bwhere\b|\b(?:what|which) (?:(?:city|country|countries|cities|place|region|state|capital|town|province|continent|location|nation)s?)\b", "place", ("GPE", "LOC", "FAC")),
+    (r"\b(?:what|which) (?:organi[sz]ation|agency|company|party|group|body|newspaper|paper|outlet|institution|department|ministry|bank|university|team|club)s?\b", "organization", ("ORG",)),
+    (r"\b(?:what|which) (?:nationality|religion|ethnicity)\b", "organization", ("NORP",)),
+    (r"\bwho(?:m|se)?\b|\b(?:what|which) (?:(?:[a-z-]+ ){0,2}(?:person|man|woman|leader|minister|president|official|spokesperson|spokesman|spokeswoman|chief|writer|author|diplomat|ambassador|general|king|queen|emperor|ruler|secretary|senator|governor|envoy|premier|prime minister)s?)\b", "person", ("PERSON", "ORG", "NORP")),
+    (r"\bwhat did\b.*\b(?:say|said|tell|told|warn|add|ask|asked|write|wrote|state|call|describe)\b|\bhow did\b.*\b(?:describe|call|term)\b|\bwhat (?:does|do)\b.*\bsay\b|\bwhat was said\b", "quote", ()),
+    (r"\bwhy\b|\bfor what reason\b|\bhow did\b|\bhow does\b|\bhow do\b|\bwhat for\b", "clause", ()),
+    (r"\b(?:which|what) (?P<words>[a-z][a-z-]*(?: [a-z][a-z-]*)?)", "thing", ()),
+)
+_PLURAL_HINT = re.compile(r"\b(?:which|what) (?:[a-z]+ )?(?:countries|cities|nations|states|people|leaders|members|agreements|names|ones|parties|groups|organi[sz]ations)\b|\bwho (?:are|were)\b|\bwhich .*\bthose\b")
+
+
+def answer_type(question: str) -> AnswerType:
+    """The kind of answer ``question`` expects: the earliest wh-phrase in it decides."""
+    lowered = " ".join(question.lower().split())
+    best: tuple[int, int, AnswerType] | None = None
+    for order, (pattern, kind, labels) in enumerate(_TYPE_RULES):
+        match = re.search(pattern, lowered)
+        if not match:
+            continue
+        groups = match.groupdict()
+        noun = groups.get("noun") or _head_noun(groups.get("words"))
+        if kind == "thing" and noun is None:
+            continue
+        found = AnswerType(kind, labels, noun, bool(_PLURAL_HINT.search(lowered)))
+        if best is None or (match.start(), order) < best[:2]:
+            best = (match.start(), order, found)
+    return best[2] if best else AnswerType("sentence")
+
+
+def _head_noun(words: str | None) -> str | None:
+    """The noun of "which [ADJ] NOUN": the second word unless it is a function word."""
+    if not words:
+        return None
+    parts = words.split()
+    if len(parts) == 2 and parts[1] not in STOPWORDS:
+        return parts[1]
+    return parts[0] if parts[0] not in STOPWORDS else None
+
+
+@lru_cache(maxsize=1)
+def _stem_words() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english").stemWords
+
+
+def content_stems(text: str) -> set[str]:
+    """Stems of the content words of ``text``."""
+    words = [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in STOPWORDS]
+    return set(_stem_words()(words))
+
+
+_TOKEN = re.compile(r"[\w$£€%]+(?:[-’'.,][\w%]+)*")
+_NUMBER_WORD = r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|hundred|thousand|several|a few|half)"
+# Durations and counts the NER model misses or labels loosely ("three-hour", "two-line").
+_DURATION = re.compile(rf"\b{_NUMBER_WORD}[- ](?:minute|hour|day|week|month|year|decade|line|page|word)s?(?:[- ]long)?\b", re.I)
+_NUMBER = re.compile(r"(?<![\w$£€])(?:[$£€])?\d[\d,.]*(?:\s?(?:million|billion|trillion|percent|%))?(?!\w)")
+_MONTH_OR_YEAR = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(?:1[6-9]|20)\d\d\b", re.I)
+_QUOTE = re.compile(r"[“\"]([^”\"]{8,}?)[,.]?[”\"]")
+_CLAUSE = re.compile(r"\b(?:because|since|so that|in order to|insisting that|due to|as it|as they|as he|as she)\b", re.I)
+
+
+@dataclass(frozen=True)
+class SpanChoice:
+    """A span of a sentence (offsets relative to the sentence) and how well it fits."""
+
+    start: int
+    end: int
+    score: float
+    typed: bool  # a span of the kind the question asks for was found
+
+
+def _tokens(sentence: str) -> list[tuple[int, int, str]]:
+    return [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(sentence)]
+
+
+def _stem(word: str) -> str:
+    return _stem_words()([word.lower()])[0]
+
+
+def type_hint(sentence: str, kind: AnswerType) -> float:
+    """Cheap evidence, before NER, that a sentence holds a span of the wanted kind."""
+    if kind.kind in ("count", "amount"):
+        return 1.0 if _NUMBER.search(sentence) or re.search(rf"\b{_NUMBER_WORD}\b", sentence, re.I) else 0.0
+    if kind.kind == "duration":
+        return 1.0 if _DURATION.search(sentence) else 0.0
+    if kind.kind == "time":
+        return 1.0 if _MONTH_OR_YEAR.search(sentence) or re.search(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b", sentence, re.I) else 0.0
+    if kind.kind == "quote":
+        return 1.0 if _QUOTE.search(sentence) else 0.0
+    if kind.kind == "thing" and kind.noun:
+        return 1.0 if _stem(kind.noun) in {_stem(t[2]) for t in _tokens(sentence)} else 0.0
+    return 0.0
+
+
+def choose_span(sentence: str, entities: Iterable[tuple[int, int, str]], kind: AnswerType, question_stems: set[str]) -> SpanChoice:
+    """The shortest span of ``sentence`` that answers a question of ``kind``.
+
+    Args:
+        sentence: the answer sentence.
+        entities: (start, end, label) of named entities in it (spaCy offsets in ``sentence``).
+        kind: what the question asks for.
+        question_stems: content-word stems of the question (and its history), used to skip
+            spans the question already names and to prefer spans next to the question's words.
+    Returns:
+        The span; the whole sentence (``typed=False``) when nothing more precise fits.
+    """
+    whole = SpanChoice(0, len(sentence.rstrip()), 0.0, False)
+    if kind.kind == "quote":
+        quote = _QUOTE.search(sentence)
+        return SpanChoice(quote.start(1), quote.end(1), 0.02, True) if quote else whole
+    if kind.kind == "clause":
+        clause = _CLAUSE.search(sentence)
+        if clause and clause.start() > 10:
+            return SpanChoice(clause.start(), len(sentence.rstrip(".”\"' ")), 0.02, True)
+        return whole
+    if kind.kind == "thing":
+        return _noun_phrase(sentence, kind.noun or "", question_stems) or whole
+    if not kind.labels:
+        return whole
+    tokens = _tokens(sentence)
+    stems = [_stem(t[2]) for t in tokens]
+    spans = [e for e in entities if e[2] in kind.labels]
+    if kind.kind == "duration":
+        spans += [(m.start(), m.end(), kind.labels[0]) for m in _DURATION.finditer(sentence)]
+    if kind.kind in ("count", "amount"):
+        spans += [(m.start(), m.end(), "CARDINAL") for m in _NUMBER.finditer(sentence)]
+        spans += [(m.start(), m.end(), "CARDINAL") for m in re.finditer(rf"\b{_NUMBER_WORD}\b", sentence, re.I)]
+    if kind.plural:
+        spans = _merge_lists(sentence, spans)
+    best: tuple[float, int, int] | None = None
+    for start, end, label in spans:
+        inside = [i for i, t in enumerate(tokens) if t[0] >= start and t[1] <= end]
+        named = {stems[i] for i in inside} - {"mr", "pm", "us", "presid"}
+        if not inside or (named and len(named & question_stems) * 2 >= len(named)):
+            continue  # the question already names it
+        start, end = _extend_with_noun(tokens, stems, inside, start, end, kind, question_stems)
+        first, last = inside[0], inside[-1]
+        before = stems[max(0, first - 2) : first]
+        after = stems[last + 1 : last + 3]
+        adjacent = any(s in question_stems for s in before + after)
+        window = set(stems[max(0, first - 8) : last + 9]) & question_stems
+        score = (
+            0.10
+            - 0.02 * (kind.labels.index(label) if label in kind.labels else len(kind.labels))
+            + 0.05 * adjacent
+            + 0.02 * min(len(window), 4)
+            + (0.04 if kind.kind == "time" and _MONTH_OR_YEAR.search(sentence[start:end]) else 0.0)
+        )
+        if best is None or score > best[0] + 1e-9 or (abs(score - best[0]) < 1e-9 and end - start < best[2] - best[1]):
+            best = (score, start, end)
+    if best is None:
+        return whole
+    return SpanChoice(best[1], best[2], best[0], True)
+
+
+def _extend_with_noun(tokens, stems, inside, start, end, kind: AnswerType, question_stems: set[str]) -> tuple[int, int]:
+    """A count keeps the noun it counts when the question names it: "three times", "23 years"."""
+    if kind.kind in ("count", "duration") and inside[-1] + 1 < len(tokens):
+        following = inside[-1] + 1
+        noun_stem = _stem(kind.noun) if kind.noun else None
+        if stems[following] in question_stems or (noun_stem and stems[following] == noun_stem):
+            if tokens[following][0] - end <= 1:
+                return start, tokens[following][1]
+    return start, end
+
+
+def _merge_lists(sentence: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Join entities listed together ("France, Germany, Spain and others") into one span."""
+    ordered = sorted(set(spans))
+    merged: list[tuple[int, int, str]] = []
+    for start, end, label in ordered:
+        if merged:
+            previous = merged[-1]
+            gap = sentence[previous[1] : start]
+            if previous[2] == label and re.fullmatch(r",? (?:and |or )?|, ", gap):
+                merged[-1] = (previous[0], end, label)
+                continue
+        merged.append((start, end, label))
+    tail = re.compile(r",? and (?:others|other countries|more)\b")
+    result = []
+    for start, end, label in merged:
+        match = tail.match(sentence, end)
+        result.append((start, match.end() if match and "," in sentence[start:end] else end, label))
+    return result + [s for s in ordered if s not in result]
+
+
+def _noun_phrase(sentence: str, noun: str, question_stems: set[str]) -> SpanChoice | None:
+    """For "which NOUN" questions: the modifiers naming the NOUN in the sentence ("Lahore and
+    Simla agreements", "the 2016 Uri attack"), or what follows "NOUN of" ("policy of neutrality")."""
+    tokens = _tokens(sentence)
+    target = _stem(noun)
+    for i, (_, end, word) in enumerate(tokens):
+        if _stem(word) != target:
+            continue
+        first = i
+        while first > 0 and i - first < 5:
+            previous = tokens[first - 1][2]
+            lowered = previous.lower()
+            joined = sentence[tokens[first - 1][1] : tokens[first][0]]
+            if joined.strip(" -") or lowered in question_stems or _stem(previous) in question_stems:
+                break
+            if lowered in STOPWORDS and lowered not in ("and", "of"):
+                break
+            first -= 1
+        while first < i and tokens[first][2].lower() in ("and", "of"):
+            first += 1
+        if first < i:
+            return SpanChoice(tokens[first][0], end, 0.06, True)
+        after = re.match(r"\s+of\s+[“\"‘']?([^,.;:”\"’]{2,60})", sentence[end:])
+        if after:
+            return SpanChoice(end + after.start(1), end + after.end(1), 0.04, True)
+    return None
