@@ -164,13 +164,16 @@ class Answerer:
                 answers.append(Answer(question, None, None, True, 0.0, message=str(exc), error=str(exc)))
                 continue
             query = retrieval_query(question, history)
-            query_vector = self.embedder.embed_queries([query])
+            # a follow-up is searched with its history, but its sentences are also compared
+            # with the question alone, so the history does not drown what is asked now
+            vectors = self.embedder.embed_queries([query] if query == question else [query, question])
+            query_vector = vectors[:1]
             passages = self.retriever.search_batch(
                 [query], k=max(k or self.config.retrieval.k, self.config.answer.passages),
                 mode=mode, where=where, query_vectors=query_vector,
             )[0]
             retrieved = time.perf_counter()
-            answer = self._answer(question, history, query_vector[0], passages, threshold)
+            answer = self._answer(question, history, vectors, passages, threshold)
             answer.passages = passages[: k or self.config.retrieval.k]
             done = time.perf_counter()
             answer.timings_ms = {
@@ -219,10 +222,10 @@ class Answerer:
                     candidate.support.append(twin_row)
                     break
 
-    def _score(self, terms: "_QuestionTerms", query_vector: np.ndarray, candidates: list[_Candidate], kind: AnswerType) -> None:
+    def _score(self, terms: "_QuestionTerms", query_vectors: np.ndarray, candidates: list[_Candidate], kind: AnswerType) -> None:
         sentence_terms = self._terms([c.text for c in candidates])
         vectors = self.index.sentence_vectors[[c.row for c in candidates]].astype(np.float32)
-        dense = vectors @ query_vector.astype(np.float32)
+        dense = (vectors @ query_vectors.astype(np.float32).T).mean(axis=1)
         for candidate, found, similarity in zip(candidates, sentence_terms, dense):
             candidate.dense = float(similarity)
             candidate.lexical = terms.coverage(found)
@@ -245,25 +248,25 @@ class Answerer:
         unknown = sum(w for t, w in weights.items() if t not in idf)
         return _QuestionTerms(weights, unknown / (sum(weights.values()) or 1.0))
 
-    def _answer(self, question: str, history: Sequence[str], query_vector: np.ndarray, passages: list[Passage], threshold: float) -> Answer:
+    def _answer(self, question: str, history: Sequence[str], query_vectors: np.ndarray, passages: list[Passage], threshold: float) -> Answer:
         kind = answer_type(question)
         candidates = self._candidates(passages)
         if not candidates:
             return self._abstain(question, 0.0, {})
         terms = self._question_terms(question, history)
-        self._score(terms, query_vector, candidates, kind)
+        self._score(terms, query_vectors, candidates, kind)
         candidates.sort(key=lambda c: -c.score)
-        top = candidates[:4]
-        question_stems = content_stems(" ".join([question, *history]))
+        top = candidates[:6]
+        question_stems = content_stems(question, history)
         choices = []
-        for position, (candidate, doc) in enumerate(zip(top, self._nlp.pipe([c.text for c in top]))):
+        for candidate, doc in zip(top, self._nlp.pipe([c.text for c in top])):
             choice = choose_span(candidate.text, [(e.start_char, e.end_char, e.label_) for e in doc.ents], kind, question_stems)
             span_text = _normalize(candidate.text[choice.start : choice.end])
             agreement = sum(
                 1 for other in candidates[:8]
                 if other is not candidate and choice.typed and span_text and span_text in _normalize(other.text)
             )
-            choices.append((candidate.score + choice.score + 0.03 * min(agreement, 3) - 0.02 * position, candidate, choice))
+            choices.append((candidate.score + choice.score + 0.03 * min(agreement, 3), candidate, choice))
         _, best, choice = max(choices, key=lambda item: item[0])
         passage_terms = self._terms([self.index.chunk_text(best.chunk_row)])[0]
         evidence = {

@@ -53,7 +53,7 @@ _PLURAL_HINT = re.compile(r"\b(?:which|what) (?:[a-z]+ )?(?:countries|cities|nat
 def answer_type(question: str) -> AnswerType:
     """The kind of answer ``question`` expects: the earliest wh-phrase in it decides."""
     lowered = " ".join(question.lower().split())
-    best: tuple[int, int, AnswerType] | None = None
+    best: tuple[tuple[int, bool, int, int], AnswerType] | None = None
     for order, (pattern, kind, labels) in enumerate(_TYPE_RULES):
         match = re.search(pattern, lowered)
         if not match:
@@ -63,9 +63,12 @@ def answer_type(question: str) -> AnswerType:
         if kind == "thing" and noun is None:
             continue
         found = AnswerType(kind, labels, noun, bool(_PLURAL_HINT.search(lowered)))
-        if best is None or (match.start(), order) < best[:2]:
-            best = (match.start(), order, found)
-    return best[2] if best else AnswerType("sentence")
+        # the earliest wh-phrase wins; at the same start a typed rule beats the generic
+        # "which NOUN", then the longer, more specific match wins
+        key = (match.start(), kind == "thing", -len(match.group(0)), order)
+        if best is None or key < best[0]:
+            best = (key, found)
+    return best[1] if best else AnswerType("sentence")
 
 
 def _head_noun(words: str | None) -> str | None:
@@ -85,10 +88,14 @@ def _stem_words() -> Any:
     return Stemmer.Stemmer("english").stemWords
 
 
-def content_stems(text: str) -> set[str]:
-    """Stems of the content words of ``text``."""
-    words = [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in STOPWORDS]
-    return set(_stem_words()(words))
+def content_stems(question: str, history: Iterable[str] = ()) -> dict[str, float]:
+    """Stems of the content words of a question (weight 1) and of its history (weight 0.3)."""
+    weights: dict[str, float] = {}
+    for text, weight in [(question, 1.0), *((h, 0.3) for h in history)]:
+        words = [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in STOPWORDS]
+        for stem in _stem_words()(words):
+            weights[stem] = max(weights.get(stem, 0.0), weight)
+    return weights
 
 
 _TOKEN = re.compile(r"[\w$£€%]+(?:[-’'.,][\w%]+)*")
@@ -97,6 +104,7 @@ _NUMBER_WORD = r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|e
 _DURATION = re.compile(rf"\b{_NUMBER_WORD}[- ](?:minute|hour|day|week|month|year|decade|line|page|word)s?(?:[- ]long)?\b", re.I)
 _NUMBER = re.compile(r"(?<![\w$£€])(?:[$£€])?\d[\d,.]*(?:\s?(?:million|billion|trillion|percent|%))?(?!\w)")
 _MONTH_OR_YEAR = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(?:1[6-9]|20)\d\d\b", re.I)
+_PLACE_AFTER = re.compile(r"\b(?:in|at|to|from)\s+((?:[A-Z][a-z]+)(?:\s[A-Z][a-z]+){0,2})")
 _QUOTE = re.compile(r"[“\"]([^”\"]{8,}?)[,.]?[”\"]")
 _CLAUSE = re.compile(r"\b(?:because|since|so that|in order to|insisting that|due to|as it|as they|as he|as she)\b", re.I)
 
@@ -134,15 +142,16 @@ def type_hint(sentence: str, kind: AnswerType) -> float:
     return 0.0
 
 
-def choose_span(sentence: str, entities: Iterable[tuple[int, int, str]], kind: AnswerType, question_stems: set[str]) -> SpanChoice:
+def choose_span(sentence: str, entities: Iterable[tuple[int, int, str]], kind: AnswerType, question_stems: dict[str, float]) -> SpanChoice:
     """The shortest span of ``sentence`` that answers a question of ``kind``.
 
     Args:
         sentence: the answer sentence.
         entities: (start, end, label) of named entities in it (spaCy offsets in ``sentence``).
         kind: what the question asks for.
-        question_stems: content-word stems of the question (and its history), used to skip
-            spans the question already names and to prefer spans next to the question's words.
+        question_stems: content-word stems of the question with their weights (history words
+            weigh less), used to skip spans the question already names and to prefer spans
+            next to the question's words.
     Returns:
         The span; the whole sentence (``typed=False``) when nothing more precise fits.
     """
@@ -164,6 +173,9 @@ def choose_span(sentence: str, entities: Iterable[tuple[int, int, str]], kind: A
     spans = [e for e in entities if e[2] in kind.labels]
     if kind.kind == "duration":
         spans += [(m.start(), m.end(), kind.labels[0]) for m in _DURATION.finditer(sentence)]
+    if kind.kind == "place":
+        # capitalised names after "in"/"at" that the NER model left unlabelled ("in Multan")
+        spans += [(m.start(1), m.end(1), "LOC") for m in _PLACE_AFTER.finditer(sentence)]
     if kind.kind in ("count", "amount"):
         spans += [(m.start(), m.end(), "CARDINAL") for m in _NUMBER.finditer(sentence)]
         spans += [(m.start(), m.end(), "CARDINAL") for m in re.finditer(rf"\b{_NUMBER_WORD}\b", sentence, re.I)]
@@ -172,30 +184,47 @@ def choose_span(sentence: str, entities: Iterable[tuple[int, int, str]], kind: A
     best: tuple[float, int, int] | None = None
     for start, end, label in spans:
         inside = [i for i, t in enumerate(tokens) if t[0] >= start and t[1] <= end]
-        named = {stems[i] for i in inside} - {"mr", "pm", "us", "presid"}
-        if not inside or (named and len(named & question_stems) * 2 >= len(named)):
+        named = {stems[i] for i in inside} - _TITLES
+        acronym = "".join(tokens[i][2][0] for i in inside if tokens[i][2][0].isupper()).lower()
+        if not inside or (named and sum(question_stems.get(s, 0.0) > 0 for s in named) * 2 >= len(named)) or (
+            len(acronym) > 2 and acronym in question_stems
+        ):
             continue  # the question already names it
         start, end = _extend_with_noun(tokens, stems, inside, start, end, kind, question_stems)
-        first, last = inside[0], inside[-1]
-        before = stems[max(0, first - 2) : first]
-        after = stems[last + 1 : last + 3]
-        adjacent = any(s in question_stems for s in before + after)
-        window = set(stems[max(0, first - 8) : last + 9]) & question_stems
+        first = inside[0]
+        last = max(i for i, t in enumerate(tokens) if t[1] <= end)
         score = (
             0.10
             - 0.02 * (kind.labels.index(label) if label in kind.labels else len(kind.labels))
-            + 0.05 * adjacent
-            + 0.02 * min(len(window), 4)
+            + 0.04 * _proximity(stems, first, last, question_stems)
             + (0.04 if kind.kind == "time" and _MONTH_OR_YEAR.search(sentence[start:end]) else 0.0)
+            + (0.03 if kind.plural and "," in sentence[start:end] else 0.0)
+            + (0.03 if kind.kind == "place" and first > 0 and tokens[first - 1][2].lower() in ("in", "at") else 0.0)
         )
-        if best is None or score > best[0] + 1e-9 or (abs(score - best[0]) < 1e-9 and end - start < best[2] - best[1]):
+        shorter = end - start < best[2] - best[1] if best else True
+        if best is None or score > best[0] + 1e-9 or (abs(score - best[0]) < 1e-9 and shorter != kind.plural):
             best = (score, start, end)
     if best is None:
         return whole
     return SpanChoice(best[1], best[2], best[0], True)
 
 
-def _extend_with_noun(tokens, stems, inside, start, end, kind: AnswerType, question_stems: set[str]) -> tuple[int, int]:
+_TITLES = frozenset({"mr", "mrs", "ms", "dr", "pm", "presid", "minist", "prime", "general", "chief", "secretari"})
+
+
+def _proximity(stems: list[str], first: int, last: int, question_stems: dict[str, float]) -> float:
+    """How closely the question's words surround tokens ``first..last``: each question stem
+    counts its weight over its squared token distance, summed over at most the four nearest."""
+    nearest: dict[str, float] = {}
+    for i, stem in enumerate(stems):
+        weight = question_stems.get(stem, 0.0)
+        if weight and not first <= i <= last:
+            distance = first - i if i < first else i - last
+            nearest[stem] = max(nearest.get(stem, 0.0), weight / distance**2)
+    return sum(sorted(nearest.values(), reverse=True)[:4])
+
+
+def _extend_with_noun(tokens, stems, inside, start, end, kind: AnswerType, question_stems: dict[str, float]) -> tuple[int, int]:
     """A count keeps the noun it counts when the question names it: "three times", "23 years"."""
     if kind.kind in ("count", "duration") and inside[-1] + 1 < len(tokens):
         following = inside[-1] + 1
@@ -208,13 +237,14 @@ def _extend_with_noun(tokens, stems, inside, start, end, kind: AnswerType, quest
 
 def _merge_lists(sentence: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     """Join entities listed together ("France, Germany, Spain and others") into one span."""
-    ordered = sorted(set(spans))
+    ordered = sorted({(start, end): label for start, end, label in sorted(spans, reverse=True)}.items())
+    ordered = [(start, end, label) for (start, end), label in ordered]
     merged: list[tuple[int, int, str]] = []
     for start, end, label in ordered:
         if merged:
             previous = merged[-1]
             gap = sentence[previous[1] : start]
-            if previous[2] == label and re.fullmatch(r",? (?:and |or )?|, ", gap):
+            if re.fullmatch(r",? (?:and |or )?|, ", gap):
                 merged[-1] = (previous[0], end, label)
                 continue
         merged.append((start, end, label))
@@ -226,7 +256,7 @@ def _merge_lists(sentence: str, spans: list[tuple[int, int, str]]) -> list[tuple
     return result + [s for s in ordered if s not in result]
 
 
-def _noun_phrase(sentence: str, noun: str, question_stems: set[str]) -> SpanChoice | None:
+def _noun_phrase(sentence: str, noun: str, question_stems: dict[str, float]) -> SpanChoice | None:
     """For "which NOUN" questions: the modifiers naming the NOUN in the sentence ("Lahore and
     Simla agreements", "the 2016 Uri attack"), or what follows "NOUN of" ("policy of neutrality")."""
     tokens = _tokens(sentence)

@@ -44,6 +44,13 @@ EXAMPLE_QUESTIONS = [
     "What did Imran Khan say about the situation in Ukraine?",
 ]
 CSS_PATH = Path(__file__).with_name("style.css")
+HOW_IT_WORKS = (
+    '<div class="rag-how"><b>How answers are made.</b> The question is matched against every passage '
+    "by meaning and by keywords; the best sentence is quoted as it stands in the article and the "
+    "short answer inside it is highlighted. When no sentence is a confident match, the page says "
+    "so and lists the closest passages instead of guessing. Rate answers with 👍 / 👎 to help "
+    "tune it.</div>"
+)
 
 # Scrolls an opened article to its highlighted quote (inside the article's own scroll box).
 SOURCES_JS = """
@@ -55,10 +62,6 @@ element.addEventListener('toggle', (event) => {
   if (!box || !mark) return;
   box.scrollTop = Math.max(0, mark.offsetTop - box.offsetTop - box.clientHeight / 3);
 }, true);
-element.addEventListener('click', (event) => {
-  const link = event.target.closest && event.target.closest('a.cite');
-  if (!link) return;
-});
 """
 
 # Cite markers in the chat ([1] [2]) jump to the matching source card instead of navigating.
@@ -267,7 +270,7 @@ def add_uploads(
                 if changed:
                     report(0.85, "Loading the new index")
                     engine.reload()
-                added = [i for i in result.added]
+                added = list(result.added)
                 updated = [i for i in result.updated if i in known]
                 unchanged = [d.id for d in documents if d.id not in result.added and d.id not in result.updated]
                 if added:
@@ -278,10 +281,9 @@ def add_uploads(
                     lines.append("**Already indexed, unchanged:** " + ", ".join(fmt.escape_inline(i) for i in unchanged))
                 lines.append(f"The archive now holds {len(engine.index.documents)} articles.")
     if batch.errors:
-        lines.append("**Not added:**")
-        lines.extend(f"- {fmt.escape_inline(error)}" for error in batch.errors)
+        lines.append("**Not added:**\n" + "\n".join(f"- {fmt.escape_inline(error)}" for error in batch.errors))
     report(1.0, "Done")
-    return "\n\n".join(lines[:-len(batch.errors) - 1] if False else lines) if lines else "Nothing to add.", changed
+    return "\n\n".join(lines) if lines else "Nothing to add.", changed
 
 
 def _source_name(document: Document, files: list[tuple[Path, str]]) -> str:
@@ -312,11 +314,9 @@ def make_handlers(engine: Engine) -> dict[str, Callable]:
         history = list(history or [])
         try:
             where = search_filter(date_from, date_to)
-        except SettingsError as exc:
-            if question:
-                chat.append({"role": "user", "content": fmt.escape_inline(question)})
-            chat.append({"role": "assistant", "content": f"**Check the settings:** {fmt.escape_inline(str(exc))}"})
-            return "" if not question else question, chat, history, None, fmt.SOURCES_PLACEHOLDER
+        except SettingsError as exc:  # keep the question in the box to ask again once fixed
+            chat.append({"role": "assistant", "content": f"**Check the search settings:** {fmt.escape_inline(str(exc))}"})
+            return question, chat, history, None, fmt.SOURCES_PLACEHOLDER
         answerer = engine.answerer
         answer = answerer.ask(
             question, history=history, k=int(k or DEFAULT_K),
@@ -393,11 +393,11 @@ def build_app(index_dir: Path, embedder: Embedder | None = None) -> "gr.Blocks":
                 with gr.Row(equal_height=False, elem_id="rag-main"):
                     with gr.Column(scale=3, min_width=340, elem_id="rag-chat-col"):
                         chatbot = gr.Chatbot(
-                            label="Conversation", elem_id="rag-chat", height=520,
+                            show_label=False, elem_id="rag-chat", height=500,
                             feedback_options=None, latex_delimiters=[], buttons=["copy"],
                             placeholder=(
                                 "**Ask about the articles.** Answers are copied word for word from "
-                                "the news articles, with numbered sources on the right."
+                                "the news articles, with numbered sources beside them."
                             ),
                         )
                         with gr.Row(elem_id="rag-ask-row"):
@@ -406,12 +406,21 @@ def build_app(index_dir: Path, embedder: Embedder | None = None) -> "gr.Blocks":
                                 lines=1, max_lines=4, scale=6, autofocus=True, elem_id="rag-question",
                                 container=False,
                             )
-                            ask = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="rag-ask")
+                            ask = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="rag-ask")
                         with gr.Row(elem_id="rag-feedback-row"):
-                            up = gr.Button("👍 Helpful", size="sm", scale=0, min_width=110, elem_id="rag-up")
-                            down = gr.Button("👎 Not helpful", size="sm", scale=0, min_width=130, elem_id="rag-down")
-                            clear = gr.Button("New conversation", size="sm", scale=0, min_width=150, elem_id="rag-clear")
+                            up = gr.Button("👍 Helpful", size="sm", scale=0, min_width=100, elem_id="rag-up")
+                            down = gr.Button("👎 Not helpful", size="sm", scale=0, min_width=120, elem_id="rag-down")
+                            clear = gr.Button("New conversation", size="sm", scale=0, min_width=140, elem_id="rag-clear")
                             feedback_note = gr.Markdown("", elem_id="rag-feedback-note")
+                    with gr.Column(scale=2, min_width=300, elem_id="rag-sources-col"):
+                        sources = gr.HTML(
+                            fmt.SOURCES_PLACEHOLDER, elem_id="rag-sources-panel", js_on_load=SOURCES_JS,
+                            padding=False,
+                        )
+                # below the chat and its sources, so that on a phone the sources come right after
+                # the answer and the examples and settings after them
+                with gr.Row(equal_height=False, elem_id="rag-extras"):
+                    with gr.Column(scale=3, min_width=340):
                         examples = gr.Examples(
                             examples=[[q] for q in EXAMPLE_QUESTIONS], inputs=[question],
                             label="Try one of these", elem_id="rag-examples",
@@ -421,15 +430,14 @@ def build_app(index_dir: Path, embedder: Embedder | None = None) -> "gr.Blocks":
                                 k = gr.Slider(1, 20, value=DEFAULT_K, step=1, label="Passages to search",
                                               info="How many passages are retrieved and shown as evidence")
                                 mode = gr.Radio(list(RETRIEVAL_MODES), value="hybrid", label="Retrieval",
-                                                info="hybrid = meaning + keywords")
+                                                info="hybrid = meaning + keywords; bm25 = keywords only")
                             with gr.Row():
-                                date_from = gr.Textbox(label="From date", placeholder="YYYY-MM-DD", max_lines=1)
-                                date_to = gr.Textbox(label="To date", placeholder="YYYY-MM-DD", max_lines=1)
-                    with gr.Column(scale=2, min_width=300, elem_id="rag-sources-col"):
-                        sources = gr.HTML(
-                            fmt.SOURCES_PLACEHOLDER, elem_id="rag-sources-panel", js_on_load=SOURCES_JS,
-                            padding=False,
-                        )
+                                date_from = gr.Textbox(label="From date", placeholder="YYYY-MM-DD", max_lines=1,
+                                                       info="Only articles dated on or after")
+                                date_to = gr.Textbox(label="To date", placeholder="YYYY-MM-DD", max_lines=1,
+                                                     info="Only articles dated on or before")
+                    with gr.Column(scale=2, min_width=300):
+                        gr.HTML(HOW_IT_WORKS, elem_id="rag-how", padding=False)
             with gr.Tab("Articles", id="articles"):
                 gr.Markdown(
                     "The articles the answers come from. Add your own: plain text, Markdown, HTML, "
@@ -464,6 +472,7 @@ def build_app(index_dir: Path, embedder: Embedder | None = None) -> "gr.Blocks":
         up.click(lambda state: handlers["rate"](state, "up"), last, feedback_note, api_visibility="private")
         down.click(lambda state: handlers["rate"](state, "down"), last, feedback_note, api_visibility="private")
         clear.click(handlers["clear"], None, [chatbot, history, last, sources, feedback_note], api_visibility="private")
+        chatbot.clear(handlers["clear"], None, [chatbot, history, last, sources, feedback_note], api_visibility="private")
 
         def upload(files_value, progress=gr.Progress()):
             return handlers["upload"](files_value, progress)

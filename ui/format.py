@@ -14,6 +14,7 @@ from rag.types import Answer, Citation
 
 SNIPPET_CHARS = 180
 RELATED_IN_CHAT = 3
+RELATED_SNIPPET_CHARS = 320
 
 # Characters that gr.HTML's template engine or the chat's Markdown renderer would read as syntax.
 _HTML_EXTRA = str.maketrans({"$": "&#36;", "{": "&#123;", "}": "&#125;", "`": "&#96;", "\\": "&#92;"})
@@ -148,7 +149,10 @@ def answer_markdown(answer: Answer) -> str:
         return f"**Can't ask that:** {escape_inline(message[:1].upper() + message[1:])}"
     if answer.abstained or not answer.answer:
         lines = ["**Not in these articles:** I could not find an answer in the indexed articles."]
-        related = answer.passages[:RELATED_IN_CHAT]
+        related: list = []  # the best passage of each article, best articles first
+        for passage in answer.passages:
+            if len(related) < RELATED_IN_CHAT and all(p.doc_id != passage.doc_id for p in related):
+                related.append(passage)
         if related:
             lines += ["", "Closest passages:", ""]
             for passage in related:
@@ -256,7 +260,7 @@ def sources_html(answer: Answer, document_text: Callable[[str], str] | None = No
         for i, passage in enumerate(answer.passages, start=1):
             text = full_text(passage.doc_id)
             article = article_html(text, passage.start, passage.end, None, f"rag-related-{i}") if text is not None else None
-            cards.append(_card(i, passage.title, passage.date, passage.doc_id, escape(passage.text), article, "related"))
+            cards.append(_card(i, passage.title, passage.date, passage.doc_id, escape(snippet(passage.text, RELATED_SNIPPET_CHARS)), article, "related"))
         if not cards:
             cards.append('<p class="rag-meta">No passage matched the question or the filters.</p>')
     return f'<div class="rag-sources"><div class="rag-sources-head">{escape(heading)}</div>{"".join(cards)}</div>'
