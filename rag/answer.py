@@ -70,10 +70,9 @@ class _Candidate:
 
 @dataclass(frozen=True)
 class _QuestionTerms:
-    """The question's BM25 terms with their weights, and the share of weight the corpus lacks."""
+    """The question's BM25 terms with their IDF weights."""
 
     weights: dict[str, float]
-    unknown: float
 
     def coverage(self, found: set[str]) -> float:
         """The weighted share of the question's terms present in ``found``."""
@@ -94,9 +93,10 @@ class Answerer:
 
     # weights of the sentence score; fitted on eval/gold/sample.jsonl (see README)
     W_DENSE, W_LEXICAL, W_TYPE, W_RANK = 0.45, 0.45, 0.12, 0.08
-    # logistic map from the best sentence's evidence to a confidence in [0, 1]
-    CONF_BIAS = -6.0
-    CONF_WEIGHTS = {"dense": 6.0, "lexical": 4.0, "context": 3.0, "unknown": -6.0, "typed": 1.0}
+    # logistic map from the best sentence's evidence to a confidence in [0, 1], fitted with
+    # eval/calibrate.py on eval/gold/sample.jsonl
+    CONF_BIAS = -5.23
+    CONF_WEIGHTS = {"dense": 3.84, "lexical": 3.32, "context": 2.16, "typed": 1.45}
 
     def __init__(self, index: Index, embedder: Embedder, config: Config | None = None):
         self.index = index
@@ -245,8 +245,7 @@ class Answerer:
         earlier = self._terms([" ".join(history)])[0] - own if history else set()
         weights = {t: idf.get(t, unknown_weight) for t in own}
         weights.update({t: 0.5 * idf.get(t, unknown_weight) for t in earlier})
-        unknown = sum(w for t, w in weights.items() if t not in idf)
-        return _QuestionTerms(weights, unknown / (sum(weights.values()) or 1.0))
+        return _QuestionTerms(weights)
 
     def _answer(self, question: str, history: Sequence[str], query_vectors: np.ndarray, passages: list[Passage], threshold: float) -> Answer:
         kind = answer_type(question)
@@ -273,7 +272,6 @@ class Answerer:
             "dense": best.dense,
             "lexical": best.lexical,
             "context": terms.coverage(passage_terms),
-            "unknown": terms.unknown,
             "typed": 0.5 if kind.kind == "sentence" else float(choice.typed),
         }
         confidence = self._confidence(evidence)

@@ -21,7 +21,7 @@ from rag.config import RETRIEVAL_MODES, Config
 DEFAULT_INDEX = Path("index")
 SQUAD_INDEX = Path("eval/.cache/squad2-index")
 REPORTS = Path("eval/reports")
-COMPARE_KS = (1, 3, 5, 10)
+COMPARE_KS = (1, 3, 5, 10)  # the last one must be 10: MRR and nDCG are read at @10
 
 Record = dict[str, Any]
 
@@ -316,17 +316,19 @@ def _retrieval_row(answerer: Any, golds: Sequence[Record], mode: str) -> Record:
 
     queries = [retrieval_query(g["question"], g.get("history") or []) for g in golds]
     vectors = None if mode == "bm25" else answerer.embedder.embed_queries(queries)
-    row: Record = {"setting": mode}
+    recall: Record = {}
+    answer_recall: Record = {}
     for k in COMPARE_KS:
+        # one search per k, so recall@k counts exactly the k passages a reader would see
         found = answerer.retriever.search_batch(queries, k=k, mode=mode, query_vectors=vectors)
         predictions = [{"id": g["id"], "passages": [p.to_dict() for p in passages]}
                        for g, passages in zip(golds, found)]
         retrieval = retrieval_metrics(golds, predictions, ks=(k,))
-        row[f"recall@{k}"] = retrieval.get(f"recall@{k}")
-        if k == max(COMPARE_KS):
-            row["mrr@10"], row["ndcg@10"] = retrieval.get("mrr@10"), retrieval.get("ndcg@10")
-        row[f"answer_recall@{k}"] = passage_answer_recall(golds, predictions, ks=(k,)).get(f"answer_recall@{k}")
-    return row
+        recall[f"recall@{k}"] = retrieval.get(f"recall@{k}")
+        if k == 10:
+            recall.update({name: retrieval.get(name) for name in ("mrr@10", "ndcg@10")})
+        answer_recall[f"answer_recall@{k}"] = passage_answer_recall(golds, predictions, ks=(k,)).get(f"answer_recall@{k}")
+    return {"setting": mode, **recall, **answer_recall}
 
 
 def _answer_columns(summary: Record) -> Record:

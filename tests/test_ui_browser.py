@@ -176,6 +176,8 @@ def test_markup_in_articles_renders_as_text(page):
     assert page.locator("#rag-sources-panel script, #rag-chat .message-content script").count() == 0
     page.wait_for_timeout(500)
     assert page.dialogs == []
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "markup.png"), full_page=True)
 
 
 def test_upload_then_ask(page, server):
@@ -190,6 +192,8 @@ def test_upload_then_ask(page, server):
     page.wait_for_selector("#rag-corpus :text('Volunteers repaint the Quillmere lighthouse')")
     assert "7 articles" in page.inner_text(".rag-header")
     assert (server["index_dir"] / "uploads" / "quillmere_lighthouse.txt").is_file()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "articles.png"), full_page=True)
 
     page.get_by_role("tab", name="Ask").click()
     answer = ask(page, "How many volunteers repainted the Quillmere lighthouse?")

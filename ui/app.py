@@ -60,7 +60,8 @@ element.addEventListener('toggle', (event) => {
   const box = details.querySelector('.rag-article');
   const mark = box && box.querySelector('mark.quote');
   if (!box || !mark) return;
-  box.scrollTop = Math.max(0, mark.offsetTop - box.offsetTop - box.clientHeight / 3);
+  const offset = mark.getBoundingClientRect().top - box.getBoundingClientRect().top;
+  box.scrollTop = Math.max(0, box.scrollTop + offset - box.clientHeight / 3);
 }, true);
 """
 

@@ -1,0 +1,168 @@
+"""`rag eval`, `rag ask --batch` and `--export-feedback`, run for real: real model, real index."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.answer import Answerer
+from rag.cli import build_parser
+from rag.embedding import Embedder
+from rag.evaluate import GoldFormatError, answer_questions, read_questions, read_squad, run
+from rag.ingest import SAMPLE_CORPUS, load_documents
+from rag.store import FEEDBACK_FILE, Index, build_index
+
+TRIBUNE, DAWN = "000_c843eb08c4d7e257.txt", "001_066d803ddee4351a.txt"
+SHARIF = "Which Pakistani prime minister met several European leaders on the sidelines of the UN General Assembly session?"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return Embedder().warm_up()
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+    index_dir = tmp_path_factory.mktemp("sample") / "index"
+    build_index(load_documents([SAMPLE_CORPUS]).documents, index_dir, embedder)
+    return index_dir
+
+
+def write_jsonl(path: Path, lines: list) -> Path:
+    path.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines))
+    return path
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def rag_eval(*argv: object) -> int:
+    """`rag eval ARGS...`, parsed by the real command line."""
+    return run(build_parser().parse_args(["eval", *map(str, argv)]))
+
+
+@pytest.mark.parametrize("lines, line, problem", [
+    ([{"question": "Who?"}, {"question": "When?"}, "{not json"], 3, "not valid JSON"),
+    ([{"question": "Who?"}, {"id": "b", "answers": []}], 2, 'missing or empty "question"'),
+    ([{"question": "Who?", "answers": "Sharif"}], 1, '"answers" must be a list of strings'),
+    ([{"id": "a", "question": "Who?"}, {"id": "a", "question": "When?"}], 2, "duplicate id 'a'"),
+])
+def test_a_bad_line_is_reported_with_file_and_line(tmp_path, lines, line, problem):
+    path = write_jsonl(tmp_path / "questions.jsonl", lines)
+    with pytest.raises(GoldFormatError) as error:
+        read_questions(path)
+    assert str(error.value).startswith(f"{path}:{line}: ")
+    assert problem in str(error.value)
+
+
+def test_a_gold_set_needs_answers_but_a_batch_does_not(tmp_path):
+    path = write_jsonl(tmp_path / "batch.jsonl", [{"question": "Who met Putin?"}])
+    assert read_questions(path) == [{"id": "1", "question": "Who met Putin?", "sources": [], "history": []}]
+    with pytest.raises(GoldFormatError, match=r":1: missing \"answers\""):
+        read_questions(path, gold=True)
+
+
+def test_batch_answers_one_record_per_question(tmp_path, sample_index, embedder):
+    batch = write_jsonl(tmp_path / "batch.jsonl", [
+        {"id": "q-sharif", "question": SHARIF},
+        "",
+        {"question": "Which countries were those leaders from?", "history": [SHARIF]},
+    ])
+    answerer = Answerer(Index.open(sample_index), embedder)
+
+    records = answer_questions(answerer, read_questions(batch), tmp_path / "out" / "answers.jsonl", k=3)
+
+    assert read_jsonl(tmp_path / "out" / "answers.jsonl") == records
+    assert [r["id"] for r in records] == ["q-sharif", "3"]  # an id defaults to the line number
+    for record in records:
+        assert {"question", "answer", "abstained", "confidence", "citations", "passages"} <= set(record)
+        assert len(record["passages"]) <= 3
+
+
+def test_eval_writes_metrics_report_and_plots(tmp_path, sample_index, capsys):
+    gold = write_jsonl(tmp_path / "gold.jsonl", [
+        {"id": "sharif", "question": SHARIF, "answers": ["Shehbaz Sharif", "Sharif"], "sources": [TRIBUNE, DAWN]},
+        {"id": "bajwa", "question": "Which Pakistani army chief made a visit to Washington?",
+         "answers": ["Qamar Javed Bajwa", "Bajwa"], "sources": [TRIBUNE, DAWN]},
+        {"id": "successor", "question": "Who succeeded Bajwa as Pakistan army chief?", "answers": [], "sources": []},
+        {"id": "leaders", "question": "Which countries were those leaders from?", "history": [SHARIF],
+         "answers": ["France, Germany, Spain"], "sources": [TRIBUNE, DAWN]},
+    ])
+    out = tmp_path / "report"
+
+    assert rag_eval("--dataset", gold, "--index", sample_index, "--out", out) == 0
+
+    names = {p.name for p in out.iterdir()}
+    assert {"metrics.json", "report.md", "predictions.jsonl"} <= names
+    assert {"recall_at_k.png", "latency.png", "confidence.png"} <= names
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_questions"] == 4
+    assert (metrics["abstention"]["n_answerable"], metrics["abstention"]["n_unanswerable"]) == (3, 1)
+    assert [r["id"] for r in read_jsonl(out / "predictions.jsonl")] == ["sharif", "bajwa", "successor", "leaders"]
+    assert f"report: {out / 'report.md'}" in capsys.readouterr().out
+
+
+SQUAD = {"version": "v2.0", "data": [
+    {"title": "Bergen_Harbour", "paragraphs": [{
+        "context": "Bergen harbour opened a new ferry terminal in 1998. Twelve ships docked there in May.",
+        "qas": [
+            {"id": "b1", "question": "When did the ferry terminal open?", "is_impossible": False,
+             "answers": [{"text": "1998", "answer_start": 46}, {"text": "1998", "answer_start": 46}]},
+            {"id": "b2", "question": "Who built the terminal?", "is_impossible": True, "answers": []},
+        ]}]},
+    {"title": "Oslo_Opera", "paragraphs": [
+        {"context": "The Oslo Opera House was designed by the firm Snøhetta.",
+         "qas": [{"id": "o1", "question": "Which firm designed the Oslo Opera House?", "is_impossible": False,
+                  "answers": [{"text": "Snøhetta", "answer_start": 46}, {"text": "the firm Snøhetta", "answer_start": 37}]}]},
+        {"context": "It opened in April 2008 on the waterfront.",
+         "qas": [{"id": "o2", "question": "When did the opera house open?", "is_impossible": False,
+                  "answers": [{"text": "April 2008", "answer_start": 13}]}]},
+    ]},
+]}
+
+
+def test_squad_articles_become_documents_and_questions_gold_records(tmp_path, capsys):
+    squad = tmp_path / "tiny-squad.json"
+    squad.write_text(json.dumps(SQUAD))
+
+    documents, golds = read_squad(squad)
+
+    assert [d.id for d in documents] == ["Bergen_Harbour", "Oslo_Opera"]
+    assert documents[1].text.split("\n\n") == [p["context"] for p in SQUAD["data"][1]["paragraphs"]]
+    assert [(g["id"], g["answers"], g["sources"]) for g in golds] == [
+        ("b1", ["1998"], ["Bergen_Harbour"]),  # duplicate answers collapse
+        ("b2", [], ["Bergen_Harbour"]),  # unanswerable
+        ("o1", ["Snøhetta", "the firm Snøhetta"], ["Oslo_Opera"]),
+        ("o2", ["April 2008"], ["Oslo_Opera"]),
+    ]
+
+    index_dir = tmp_path / "squad-index"
+    assert rag_eval("--squad", squad, "--index", index_dir, "--out", tmp_path / "report") == 0
+    assert sorted(Index.open(index_dir).documents) == ["Bergen_Harbour", "Oslo_Opera"]
+    assert json.loads((tmp_path / "report" / "metrics.json").read_text())["n_questions"] == 4
+
+    capsys.readouterr()
+    assert rag_eval("--squad", squad, "--index", index_dir, "--out", tmp_path / "report", "--limit", "2") == 0
+    assert "embedded 0 chunks" in capsys.readouterr().out  # the second run reuses the index
+
+
+def test_feedback_becomes_gold_candidates(tmp_path):
+    index_dir = tmp_path / "index"
+    index_dir.mkdir()
+    write_jsonl(index_dir / FEEDBACK_FILE, [
+        {"question": SHARIF, "rating": "up", "answer": "Shehbaz Sharif",
+         "citations": [{"doc": TRIBUNE}, {"doc": DAWN}, {"doc": TRIBUNE}]},
+        {"question": "Who succeeded Bajwa?", "rating": "down", "answer": "Qamar Javed Bajwa"},
+        "not json",
+    ])
+    out = tmp_path / "candidates.jsonl"
+
+    assert rag_eval("--export-feedback", out, "--index", index_dir) == 0
+
+    liked, disliked = read_questions(out, gold=True)  # candidates are a valid gold file
+    assert (liked["question"], liked["answers"], liked["sources"]) == (SHARIF, ["Shehbaz Sharif"], [TRIBUNE, DAWN])
+    assert "needs_review" not in liked
+    assert (disliked["answers"], disliked["needs_review"]) == ([], True)
+    assert disliked["rejected_answer"] == "Qamar Javed Bajwa"
