@@ -101,7 +101,8 @@ class Answerer:
     def __init__(self, index: Index, embedder: Embedder, config: Config | None = None):
         self.index = index
         self.embedder = embedder
-        self.config = config or index.config
+        # the index fixes chunking and model; retrieval and answer settings are this run's
+        self.config = config or Config()
         self.retriever = Retriever(index, embedder, self.config.retrieval)
         self._nlp: Any = None
         self._idf: dict[str, float] | None = None

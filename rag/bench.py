@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         result: dict[str, Any] = {
             "documents": build.documents, "chunks": build.chunks, "sentences": build.sentences,
             "read_s": read_s, "model_load_s": model_s, "index_s": build.seconds,
-            "chunks_per_s": build.chunks / build.seconds if build.seconds else None,
+            "chunks_per_s": build.chunks / max(build.seconds, 1e-9),
             "peak_rss_mib_after_index": _peak_rss_mib(),
         }
         print(f"indexed {build.documents} documents, {build.chunks} chunks, {build.sentences} sentences "

@@ -91,12 +91,25 @@ def chunk_document(document: Document, config: ChunkingConfig, count_tokens: Tok
         sentences.extend(
             _split_long(text, sentence, count, config.max_tokens) if count > config.max_tokens else [sentence]
         )
-    counts = count_tokens([text[s.start : s.end] for s in sentences])
     chunks = []
-    for first, last in _windows(counts, config.max_tokens, config.overlap_sentences):
-        members = tuple(sentences[first:last])
-        start, end = members[0].start, members[-1].end
-        if end - start < config.min_chunk_chars and chunks:
-            continue
-        chunks.append(Chunk(document.id, start, end, text[start:end], members))
+    for run in _contiguous_runs(text, sentences):
+        counts = count_tokens([text[s.start : s.end] for s in run])
+        for first, last in _windows(counts, config.max_tokens, config.overlap_sentences):
+            members = tuple(run[first:last])
+            start, end = members[0].start, members[-1].end
+            if end - start < config.min_chunk_chars and chunks:
+                continue
+            chunks.append(Chunk(document.id, start, end, text[start:end], members))
     return chunks
+
+
+def _contiguous_runs(text: str, sentences: list[Span]) -> list[list[Span]]:
+    """Sentences grouped so that only white space lies between neighbours: a chunk is one
+    slice of the original text, so it must not reach across boilerplate left out of the body."""
+    runs: list[list[Span]] = []
+    for sentence in sentences:
+        if runs and not text[runs[-1][-1].end : sentence.start].strip():
+            runs[-1].append(sentence)
+        else:
+            runs.append([sentence])
+    return runs

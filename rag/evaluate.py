@@ -34,8 +34,10 @@ class GoldFormatError(ValueError):
 
 
 def _read_text(path: Path) -> str:
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
+    if not path.is_file():
+        raise GoldFormatError(f"{path} is not a file")
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -219,7 +221,8 @@ def feedback_candidates(path: Path) -> tuple[list[Record], list[str]]:
         if not isinstance(question, str) or not question.strip() or liked is None:
             warnings.append(f"skipped {path}:{number}: needs a question and a thumbs-up/down rating")
             continue
-        history = [h for h in record.get("history") or [] if isinstance(h, str)]
+        history = record.get("history") if isinstance(record.get("history"), list) else []
+        history = [h for h in history if isinstance(h, str)]
         answer = reply.get("answer") if not reply.get("abstained") else None
         cited = [c["doc"] for c in reply.get("citations") or [] if isinstance(c, dict) and "doc" in c]
         cited = cited or [s for s in record.get("sources") or [] if isinstance(s, str)]
@@ -240,9 +243,13 @@ def feedback_candidates(path: Path) -> tuple[list[Record], list[str]]:
 
 
 def export_feedback(index_dir: Path, out_path: Path) -> int:
+    """`rag eval --export-feedback`: write the gold-set candidates of the index's feedback log."""
     from rag.store import FEEDBACK_FILE
 
-    candidates, warnings = feedback_candidates(index_dir / FEEDBACK_FILE)
+    log = index_dir / FEEDBACK_FILE
+    if not log.exists():
+        raise FileNotFoundError(f"no rated answers yet: {log} does not exist")
+    candidates, warnings = feedback_candidates(log)
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     _write_jsonl(out_path, candidates)

@@ -63,7 +63,7 @@ class Retriever:
     def __init__(self, index: Index, embedder: Embedder, config: RetrievalConfig | None = None):
         self.index = index
         self.embedder = embedder
-        self.config = config or index.config.retrieval
+        self.config = config or RetrievalConfig()
 
     def search(self, question: str, **options) -> list[Passage]:
         """Ranked passages for one question; see ``search_batch`` for the options."""
@@ -87,7 +87,7 @@ class Retriever:
             where: optional date-range and document filter.
             query_vectors: embeddings of ``questions`` when the caller already has them.
         """
-        k = k or self.config.k
+        k = self.config.k if k is None else k
         mode = mode or self.config.mode
         if mode not in RETRIEVAL_MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}; use one of {', '.join(RETRIEVAL_MODES)}")

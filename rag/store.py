@@ -361,8 +361,9 @@ def bm25_tokens(texts: Sequence[str]) -> list[list[str]]:
     """The BM25 terms of each text: lower-cased, English stop words out, Snowball-stemmed."""
     import bm25s
 
+    # "en_plus" also drops question words (what, which, did, ...) that the short list keeps
     return bm25s.tokenize(
-        list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
+        list(texts), stopwords="en_plus", stemmer=_stemmer(), return_ids=False, show_progress=False
     )
 
 
@@ -489,6 +490,8 @@ def build_index(
     config = config or Config()
     index_dir = Path(index_dir)
     with _writer_lock(index_dir):
+        if (index_dir / CURRENT_FILE).is_file():
+            _remove_stale(index_dir, keep=_live_generation(index_dir).name)
         previous = _read_previous(index_dir, config)
         incoming = {d.id: d for d in documents}
         added = [i for i in incoming if i not in previous]

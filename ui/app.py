@@ -44,13 +44,6 @@ EXAMPLE_QUESTIONS = [
     "What did Imran Khan say about the situation in Ukraine?",
 ]
 CSS_PATH = Path(__file__).with_name("style.css")
-HOW_IT_WORKS = (
-    '<div class="rag-how"><b>How answers are made.</b> The question is matched against every passage '
-    "by meaning and by keywords; the best sentence is quoted as it stands in the article and the "
-    "short answer inside it is highlighted. When no sentence is a confident match, the page says "
-    "so and lists the closest passages instead of guessing. Rate answers with 👍 / 👎 to help "
-    "tune it.</div>"
-)
 
 # Scrolls an opened article to its highlighted quote (inside the article's own scroll box).
 SOURCES_JS = """
@@ -254,9 +247,12 @@ def add_uploads(
     changed = False
     if batch.documents:
         uploads = engine.index_dir / UPLOADS_DIR
-        documents = [dataclasses.replace(d, source=str(uploads / _source_name(d, batch.files))) for d in batch.documents]
+        kept_as = {str(path): str(uploads / name) for path, name in batch.files}
+        documents = [  # point at the kept copy, not gradio's temporary file (JSONL urls stay)
+            dataclasses.replace(d, source=kept_as[d.source]) if d.source in kept_as else d
+            for d in batch.documents
+        ]
         with engine._write_lock:
-            known = set(engine.index.documents)
             report(0.2, f"Embedding {len(documents)} article{'s' if len(documents) != 1 else ''}")
             try:
                 result = build_index(documents, engine.index_dir, engine.embedder, engine.index.config, remove_missing=False)
@@ -272,7 +268,7 @@ def add_uploads(
                     report(0.85, "Loading the new index")
                     engine.reload()
                 added = list(result.added)
-                updated = [i for i in result.updated if i in known]
+                updated = list(result.updated)
                 unchanged = [d.id for d in documents if d.id not in result.added and d.id not in result.updated]
                 if added:
                     lines.append(f"**Added {len(added)} article{'s' if len(added) != 1 else ''}:** " + ", ".join(fmt.escape_inline(i) for i in added))
@@ -285,13 +281,6 @@ def add_uploads(
         lines.append("**Not added:**\n" + "\n".join(f"- {fmt.escape_inline(error)}" for error in batch.errors))
     report(1.0, "Done")
     return "\n\n".join(lines) if lines else "Nothing to add.", changed
-
-
-def _source_name(document: Document, files: list[tuple[Path, str]]) -> str:
-    for path, name in files:
-        if document.source == str(path):
-            return name
-    return Path(document.source).name
 
 
 # --- chat handlers ------------------------------------------------------------------------------
@@ -394,7 +383,7 @@ def build_app(index_dir: Path, embedder: Embedder | None = None) -> "gr.Blocks":
                 with gr.Row(equal_height=False, elem_id="rag-main"):
                     with gr.Column(scale=3, min_width=340, elem_id="rag-chat-col"):
                         chatbot = gr.Chatbot(
-                            show_label=False, elem_id="rag-chat", height=500,
+                            show_label=False, elem_id="rag-chat", height=440,
                             feedback_options=None, latex_delimiters=[], buttons=["copy"],
                             placeholder=(
                                 "**Ask about the articles.** Answers are copied word for word from "
@@ -408,7 +397,7 @@ def build_app(index_dir: Path, embedder: Embedder | None = None) -> "gr.Blocks":
                                 container=False,
                             )
                             ask = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="rag-ask")
-                        with gr.Row(elem_id="rag-feedback-row"):
+                        with gr.Row(elem_id="rag-feedback-row", visible=False) as feedback_row:
                             up = gr.Button("👍 Helpful", size="sm", scale=0, min_width=100, elem_id="rag-up")
                             down = gr.Button("👎 Not helpful", size="sm", scale=0, min_width=120, elem_id="rag-down")
                             clear = gr.Button("New conversation", size="sm", scale=0, min_width=140, elem_id="rag-clear")
@@ -437,8 +426,7 @@ def build_app(index_dir: Path, embedder: Embedder | None = None) -> "gr.Blocks":
                                                        info="Only articles dated on or after")
                                 date_to = gr.Textbox(label="To date", placeholder="YYYY-MM-DD", max_lines=1,
                                                      info="Only articles dated on or before")
-                    with gr.Column(scale=2, min_width=300):
-                        gr.HTML(HOW_IT_WORKS, elem_id="rag-how", padding=False)
+                    gr.Column(scale=2, min_width=300)  # keeps the examples as wide as the chat
             with gr.Tab("Articles", id="articles"):
                 gr.Markdown(
                     "The articles the answers come from. Add your own: plain text, Markdown, HTML, "
@@ -451,7 +439,7 @@ def build_app(index_dir: Path, embedder: Embedder | None = None) -> "gr.Blocks":
                         corpus = gr.Dataframe(
                             value=fmt.corpus_rows(index.documents), headers=fmt.CORPUS_HEADERS,
                             datatype=["str", "str", "str", "number"], interactive=False, wrap=True,
-                            label="Indexed articles", elem_id="rag-corpus", column_widths=["50%", "14%", "28%", "8%"],
+                            label="Indexed articles", elem_id="rag-corpus", column_widths=["48%", "14%", "28%", "10%"],
                             show_search="search",
                         )
                     with gr.Column(scale=2, min_width=280):
@@ -465,15 +453,19 @@ def build_app(index_dir: Path, embedder: Embedder | None = None) -> "gr.Blocks":
         ask_inputs = [question, chatbot, history, k, mode, date_from, date_to]
         ask_outputs = [question, chatbot, history, last, sources]
         respond = handlers["respond"]
-        for trigger in (ask.click, question.submit):
-            trigger(respond, ask_inputs, ask_outputs, api_visibility="private").then(
-                lambda: "", None, feedback_note, api_visibility="private",
+        def show_feedback(last_answer):  # rating buttons appear once there is an answer to rate
+            return gr.Row(visible=last_answer is not None), ""
+
+        for event in (ask.click, question.submit, examples.load_input_event.then):
+            event(respond, ask_inputs, ask_outputs, api_visibility="private").then(
+                show_feedback, last, [feedback_row, feedback_note], api_visibility="private",
             )
-        examples.load_input_event.then(respond, ask_inputs, ask_outputs, api_visibility="private")
         up.click(lambda state: handlers["rate"](state, "up"), last, feedback_note, api_visibility="private")
         down.click(lambda state: handlers["rate"](state, "down"), last, feedback_note, api_visibility="private")
-        clear.click(handlers["clear"], None, [chatbot, history, last, sources, feedback_note], api_visibility="private")
-        chatbot.clear(handlers["clear"], None, [chatbot, history, last, sources, feedback_note], api_visibility="private")
+        for event in (clear.click, chatbot.clear):
+            event(handlers["clear"], None, [chatbot, history, last, sources, feedback_note], api_visibility="private").then(
+                show_feedback, last, [feedback_row, feedback_note], api_visibility="private",
+            )
 
         def upload(files_value, progress=gr.Progress()):
             return handlers["upload"](files_value, progress)

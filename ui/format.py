@@ -189,6 +189,10 @@ SOURCES_PLACEHOLDER = (
     "<p><b>Sources</b> appear here after you ask.</p>"
     "<p>Every answer is copied word for word from an article: each quote is numbered like the "
     "markers in the answer, and you can open the whole article with the quote highlighted.</p>"
+    '<p class="rag-how"><b>How answers are made.</b> The question is matched against every passage '
+    "by meaning and by keywords; the best sentence is quoted as it stands and the short answer "
+    "inside it is highlighted. When no sentence is a confident match, the page says so and lists "
+    "the closest passages instead of guessing. Rate answers with 👍 / 👎 to help tune it.</p>"
     "</div>"
 )
 

