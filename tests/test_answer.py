@@ -1,0 +1,104 @@
+"""The extractive answerer: exact spans, verbatim citations, abstention, follow-ups, bad input."""
+from __future__ import annotations
+
+import pytest
+
+from rag.answer import Answerer
+from rag.spans import answer_type
+
+
+@pytest.fixture(scope="module")
+def answerer(loaded_index, embedder) -> Answerer:
+    return Answerer(loaded_index, embedder).warm_up()
+
+
+@pytest.mark.parametrize("question, expected, doc_id", [
+    ("How many countries voted against Russia in the special UNGA session?", "141 countries", "002_897760c4759c785f.txt"),
+    ("How much is the US reward for information on Hafiz Saeed?", "$10 million", "004_c0bc88ef037bc82c.txt"),
+    ("Who offered to mediate between Islamabad and New Delhi?", "Vladimir Putin", "004_c0bc88ef037bc82c.txt"),
+    ("Which agreements did the Russian Embassy in India say Moscow would follow?", "Lahore and Simla agreements", "003_37e2292394dd45fd.txt"),
+    ("In which year did India attack Balakot?", "2019", "002_897760c4759c785f.txt"),
+    ("Which newspaper reported that the US and its allies were seeking Pakistan's support?", "Express Tribune", None),
+])
+def test_short_answers_are_exact_spans_of_the_cited_article(answerer, question, expected, doc_id):
+    answer = answerer.ask(question)
+    assert not answer.abstained and answer.answer == expected
+    first = answer.citations[0]
+    if doc_id:
+        assert first.doc == doc_id
+    text = answerer.index.document_text(first.doc)
+    assert text[answer.answer_span.start : answer.answer_span.end] == expected
+    assert first.start <= answer.answer_span.start < answer.answer_span.end <= first.end
+    assert answer.sentence == first.quote
+
+
+def test_every_citation_quotes_its_article_verbatim(answerer):
+    for question in ("Which US defence secretary visited Pakistan with the do more message?",
+                     "Which country did Pakistan stop short of denouncing?",
+                     "Why can Imran Khan's visit not be linked to the Russian invasion?"):
+        answer = answerer.ask(question)
+        assert answer.citations
+        assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+        for citation in answer.citations:
+            assert answerer.index.document_text(citation.doc)[citation.start : citation.end] == citation.quote
+        assert any(answer.answer in c.quote for c in answer.citations)
+
+
+def test_near_duplicate_article_is_cited_as_support(answerer):
+    answer = answerer.ask("Which Pakistani army chief made a visit to Washington?")
+    assert answer.answer == "Qamar Javed Bajwa"
+    assert {c.doc for c in answer.citations} >= {"000_c843eb08c4d7e257.txt", "001_066d803ddee4351a.txt"}
+
+
+@pytest.mark.parametrize("question", ["Who won the 2022 FIFA World Cup?", "What is the capital of Australia?"])
+def test_questions_the_articles_do_not_answer_are_declined(answerer, question):
+    answer = answerer.ask(question)
+    assert answer.abstained and answer.answer is None and answer.citations == []
+    assert answer.message.startswith("The articles don't say")
+    assert answer.passages, "related reading is still listed"
+    assert 0.0 <= answer.confidence < answerer.config.answer.threshold
+
+
+def test_follow_up_uses_the_conversation(answerer):
+    history = ["How many countries voted against Russia in the special UNGA session condemning the invasion?"]
+    assert answerer.ask("And how many abstained?", history).answer == "35 countries"
+    history = ["Which US defence secretary visited Pakistan with the do more message?"]
+    assert answerer.ask("And which secretary of state did the same?", history).answer == "Rex Tillerson"
+
+
+def test_ask_is_ask_batch_of_one(answerer):
+    single = answerer.ask("Who offered to mediate between Islamabad and New Delhi?").to_dict()
+    [batched] = answerer.ask_batch(["Who offered to mediate between Islamabad and New Delhi?"], [[]])
+    batched = batched.to_dict()
+    for record in (single, batched):
+        record.pop("timings_ms")
+    assert single == batched
+
+
+def test_json_record_has_the_documented_fields(answerer):
+    record = answerer.ask("How much money is Moscow putting into the South-North gas pipeline?").to_dict()
+    assert set(record) >= {"question", "answer", "sentence", "abstained", "confidence", "citations", "passages", "timings_ms"}
+    assert set(record["citations"][0]) == {"n", "doc", "title", "date", "start", "end", "quote"}
+    assert set(record["passages"][0]) == {"doc", "title", "date", "start", "end", "text", "score"}
+    assert set(record["timings_ms"]) == {"retrieve", "answer", "total"}
+    assert 0.0 <= record["confidence"] <= 1.0
+
+
+@pytest.mark.parametrize("question, message", [
+    ("", "empty"), ("   \n ", "empty"), ("why " * 2500, "limit is"), ("Кто встретился с Путиным?", "not in English"),
+])
+def test_bad_questions_get_a_clear_error(answerer, question, message):
+    answer = answerer.ask(question)
+    assert answer.error and message in answer.error
+    assert answer.to_dict()["error"] == answer.error and answer.answer is None
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("Who met Putin when Russia invaded Ukraine?", "person"), ("How long did the meeting last?", "duration"),
+    ("How many countries abstained?", "count"), ("When did the Treasury label him?", "time"),
+    ("In which city did Khan speak?", "place"), ("Which agreements would Moscow follow?", "thing"),
+    ("Why did Pakistan stay neutral?", "clause"), ("What did Khan say about war?", "quote"),
+    ("Which State Department spokesperson voiced concerns?", "person"),
+])
+def test_answer_type_follows_the_question_word(question, kind):
+    assert answer_type(question).kind == kind
