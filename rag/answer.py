@@ -98,17 +98,17 @@ class Answerer:
     CONF_BIAS = -5.23
     CONF_WEIGHTS = {"dense": 3.84, "lexical": 3.32, "context": 2.16, "typed": 1.45}
 
-    def __init__(self, index: Index, embedder: Embedder, config: Config | None = None):
+    def __init__(self, index: Index, embedder: Embedder, config: Config | None = None, *, ner: Any = None):
         self.index = index
         self.embedder = embedder
         # the index fixes chunking and model; retrieval and answer settings are this run's
         self.config = config or Config()
         self.retriever = Retriever(index, embedder, self.config.retrieval)
-        self._nlp: Any = None
+        self._nlp: Any = ner  # a loaded spaCy pipeline may be shared between answerers
         self._idf: dict[str, float] | None = None
 
     def warm_up(self) -> "Answerer":
-        """Load the NER model and term statistics; idempotent."""
+        """Load the NER model (unless one was passed in) and term statistics; idempotent."""
         if self._nlp is None:
             import spacy
 
@@ -118,6 +118,11 @@ class Answerer:
         if self._idf is None:
             self._idf = self._term_idf()
         return self
+
+    @property
+    def ner(self) -> Any:
+        """The spaCy pipeline in use (None before ``warm_up``)."""
+        return self._nlp
 
     def _term_idf(self) -> dict[str, float]:
         bm25 = self.index.bm25

@@ -102,6 +102,7 @@ _TOKEN = re.compile(r"[\w$£€%]+(?:[-’'.,][\w%]+)*")
 _NUMBER_WORD = r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|hundred|thousand|several|a few|half)"
 # Durations and counts the NER model misses or labels loosely ("three-hour", "two-line").
 _DURATION = re.compile(rf"\b{_NUMBER_WORD}[- ](?:minute|hour|day|week|month|year|decade|line|page|word)s?(?:[- ]long)?\b", re.I)
+_DURATION_UNIT = re.compile(r"\b(?:minute|hour|day|week|month|year|decade|century|centuries)s?\b|-(?:minute|hour|day|week|month|year)\b", re.I)
 _NUMBER = re.compile(r"(?<![\w$£€])(?:[$£€])?\d[\d,.]*(?:\s?(?:million|billion|trillion|percent|%))?(?!\w)")
 _MONTH_OR_YEAR = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(?:1[6-9]|20)\d\d\b", re.I)
 _PLACE_AFTER = re.compile(r"\b(?:in|at|to|from)\s+((?:[A-Z][a-z]+)(?:\s[A-Z][a-z]+){0,2})")
@@ -172,6 +173,8 @@ def choose_span(sentence: str, entities: Iterable[tuple[int, int, str]], kind: A
     stems = [_stem(t[2]) for t in tokens]
     spans = [e for e in entities if e[2] in kind.labels]
     if kind.kind == "duration":
+        # "Thursday" is a DATE but not a length of time
+        spans = [e for e in spans if _DURATION_UNIT.search(sentence[e[0] : e[1]])]
         spans += [(m.start(), m.end(), kind.labels[0]) for m in _DURATION.finditer(sentence)]
     if kind.kind == "place":
         # capitalised names after "in"/"at" that the NER model left unlabelled ("in Multan")

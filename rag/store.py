@@ -484,11 +484,17 @@ def build_index(
 
     Only new or changed documents (by content hash) are chunked and embedded; with
     ``remove_missing`` documents absent from ``documents`` are dropped, otherwise kept (adding
-    files). The new generation becomes live only once it is complete on disk.
+    files). Without ``config`` an existing index keeps the settings it was built with. The new
+    generation becomes live only once it is complete on disk.
     """
     started = time.perf_counter()
-    config = config or Config()
     index_dir = Path(index_dir)
+    if config is None:
+        # keep the settings the index was built with, so adding files re-embeds nothing else
+        try:
+            config = Config.from_dict(read_manifest(index_dir)["config"])
+        except IndexLoadError:
+            config = Config()
     with _writer_lock(index_dir):
         if (index_dir / CURRENT_FILE).is_file():
             _remove_stale(index_dir, keep=_live_generation(index_dir).name)

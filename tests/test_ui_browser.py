@@ -147,7 +147,7 @@ def test_answer_with_highlighted_source(page):
 
     # the [1] marker in the answer points at the first source card without leaving the page
     url = page.url
-    page.locator("#rag-chat a.cite").last.click()
+    page.locator('#rag-chat a.cite[href="#rag-src-1"]').last.click()
     page.wait_for_selector("#rag-src-1.rag-flash")
     assert page.url == url
 

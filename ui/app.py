@@ -99,7 +99,8 @@ class Engine:
 
     def reload(self) -> None:
         """Open the index's live generation and swap it in."""
-        self.answerer = Answerer(Index.open(self.index_dir), self.embedder).warm_up()
+        # the loaded NER model is handed on rather than loaded again
+        self.answerer = Answerer(Index.open(self.index_dir), self.embedder, ner=self.answerer.ner).warm_up()
 
     def ask(self, question: str, history: Sequence[str] = (), **options: Any) -> Answer:
         return self.answerer.ask(question, history=list(history), **options)
@@ -367,7 +368,11 @@ def make_handlers(engine: Engine) -> dict[str, Callable]:
 # --- the page -----------------------------------------------------------------------------------
 
 def build_app(index_dir: Path, embedder: Embedder | None = None) -> "gr.Blocks":
-    """The chat page over the index at ``index_dir``; loads the model and the index now, once."""
+    """The chat page over the index at ``index_dir``; loads the model and the index now, once.
+
+    Launch it with ``demo.launch(**launch_options())`` (as ``serve`` does) for the page's theme,
+    CSS and script: gradio 6 takes those in ``launch()``, not in ``gr.Blocks()``.
+    """
     import gradio as gr
 
     engine = Engine(Path(index_dir), embedder)
