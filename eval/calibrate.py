@@ -18,7 +18,7 @@ from rag.evaluate import read_questions
 from rag.metrics import contains_gold
 from rag.store import Index
 
-FEATURES = ("dense", "lexical", "context", "typed")
+FEATURES = ("dense", "lexical", "context", "typed", "open")
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.002, steps: int = 20000, lr: float = 0.5) -> np.ndarray:

@@ -262,7 +262,8 @@ def export_feedback(index_dir: Path, out_path: Path) -> int:
 # --- the eval command ---------------------------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type: an integer of at least 1."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
@@ -278,10 +279,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--corpus", type=Path, metavar="PATH",
                         help="articles for --dataset; the index is brought in line with them "
                              "(default: the bundled sample corpus when the index does not exist yet)")
-    parser.add_argument("--limit", type=_positive_int, metavar="N", help="evaluate N randomly sampled questions")
+    parser.add_argument("--limit", type=positive_int, metavar="N", help="evaluate N randomly sampled questions")
     parser.add_argument("--seed", type=int, default=13, help="seed of the --limit sample (default 13)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="report folder (default eval/reports/<dataset name>)")
-    parser.add_argument("-k", type=_positive_int, default=5, help="passages per question (default 5)")
+    parser.add_argument("-k", type=positive_int, default=5, help="passages per question (default 5)")
     parser.add_argument("--mode", choices=RETRIEVAL_MODES, default=None, help="retrieval mode (default hybrid)")
     parser.add_argument("--threshold", type=float, default=None, help="confidence under which to abstain")
     parser.add_argument("--compare", action="store_true",

@@ -117,7 +117,7 @@ class SpanChoice:
     start: int
     end: int
     score: float
-    typed: bool  # a span of the kind the question asks for was found
+    typed: float  # 1: a span of the asked kind was found; 0.5: only a fallback kind; 0: none
 
 
 def _tokens(sentence: str) -> list[tuple[int, int, str]]:
@@ -143,7 +143,13 @@ def type_hint(sentence: str, kind: AnswerType) -> float:
     return 0.0
 
 
-def choose_span(sentence: str, entities: Iterable[tuple[int, int, str]], kind: AnswerType, question_stems: dict[str, float]) -> SpanChoice:
+def choose_span(
+    sentence: str,
+    entities: Iterable[tuple[int, int, str]],
+    kind: AnswerType,
+    question_stems: dict[str, float],
+    phrases: Iterable[tuple[int, int]] = (),
+) -> SpanChoice:
     """The shortest span of ``sentence`` that answers a question of ``kind``.
 
     Args:
@@ -153,20 +159,23 @@ def choose_span(sentence: str, entities: Iterable[tuple[int, int, str]], kind: A
         question_stems: content-word stems of the question with their weights (history words
             weigh less), used to skip spans the question already names and to prefer spans
             next to the question's words.
+        phrases: (start, end) of the sentence's noun phrases, candidates for "what" questions.
     Returns:
-        The span; the whole sentence (``typed=False``) when nothing more precise fits.
+        The span; the whole sentence (``typed=0``) when nothing more precise fits.
     """
-    whole = SpanChoice(0, len(sentence.rstrip()), 0.0, False)
+    whole = SpanChoice(0, len(sentence.rstrip()), 0.0, 0.0)
     if kind.kind == "quote":
         quote = _QUOTE.search(sentence)
-        return SpanChoice(quote.start(1), quote.end(1), 0.02, True) if quote else whole
+        return SpanChoice(quote.start(1), quote.end(1), 0.02, 1.0) if quote else whole
     if kind.kind == "clause":
         clause = _CLAUSE.search(sentence)
         if clause and clause.start() > 10:
-            return SpanChoice(clause.start(), len(sentence.rstrip(".”\"' ")), 0.02, True)
+            return SpanChoice(clause.start(), len(sentence.rstrip(".”\"' ")), 0.02, 1.0)
         return whole
     if kind.kind == "thing":
         return _noun_phrase(sentence, kind.noun or "", question_stems) or whole
+    if kind.kind == "sentence":
+        return _closest_phrase(sentence, phrases, question_stems) or whole
     if not kind.labels:
         return whole
     tokens = _tokens(sentence)
@@ -184,7 +193,7 @@ def choose_span(sentence: str, entities: Iterable[tuple[int, int, str]], kind: A
         spans += [(m.start(), m.end(), "CARDINAL") for m in re.finditer(rf"\b{_NUMBER_WORD}\b", sentence, re.I)]
     if kind.plural:
         spans = _merge_lists(sentence, spans)
-    best: tuple[float, int, int] | None = None
+    best: tuple[float, int, int, str] | None = None
     for start, end, label in spans:
         inside = [i for i, t in enumerate(tokens) if t[0] >= start and t[1] <= end]
         named = {stems[i] for i in inside} - _TITLES
@@ -206,12 +215,15 @@ def choose_span(sentence: str, entities: Iterable[tuple[int, int, str]], kind: A
         )
         shorter = end - start < best[2] - best[1] if best else True
         if best is None or score > best[0] + 1e-9 or (abs(score - best[0]) < 1e-9 and shorter != kind.plural):
-            best = (score, start, end)
+            best = (score, start, end, label)
     if best is None:
         return whole
-    return SpanChoice(best[1], best[2], best[0], True)
+    return SpanChoice(best[1], best[2], best[0], 0.5 if best[3] in _FALLBACK_LABELS.get(kind.kind, ()) else 1.0)
 
 
+# Labels that may answer when nothing better is there, but make a weaker answer: a "who"
+# question answered by an organisation or a nationality.
+_FALLBACK_LABELS = {"person": frozenset({"ORG", "NORP"})}
 _TITLES = frozenset({"mr", "mrs", "ms", "dr", "pm", "presid", "minist", "prime", "general", "chief", "secretari"})
 
 
@@ -225,6 +237,29 @@ def _proximity(stems: list[str], first: int, last: int, question_stems: dict[str
             distance = first - i if i < first else i - last
             nearest[stem] = max(nearest.get(stem, 0.0), weight / distance**2)
     return sum(sorted(nearest.values(), reverse=True)[:4])
+
+
+def _closest_phrase(sentence: str, phrases: Iterable[tuple[int, int]], question_stems: dict[str, float]) -> SpanChoice | None:
+    """For open "what" questions: the noun phrase the question does not name that sits closest
+    to the words it does name, with a following "of ..." phrase kept ("withdrawal of Russian
+    forces")."""
+    tokens = _tokens(sentence)
+    stems = [_stem(t[2]) for t in tokens]
+    ordered = sorted(phrases)
+    best: tuple[float, int, int] | None = None
+    for n, (start, end) in enumerate(ordered):
+        inside = [i for i, t in enumerate(tokens) if t[0] >= start and t[1] <= end]
+        content = {stems[i] for i in inside if tokens[i][2].lower() not in STOPWORDS}
+        if not content or sum(question_stems.get(s, 0.0) > 0 for s in content) * 2 >= len(content):
+            continue
+        if n + 1 < len(ordered) and re.fullmatch(r"\s+of\s+", sentence[end : ordered[n + 1][0]]):
+            end = ordered[n + 1][1]
+        score = _proximity(stems, inside[0], inside[-1], question_stems)
+        if best is None or score > best[0]:
+            best = (score, start, end)
+    if best is None or best[0] < 0.6:  # the question points at no phrase clearly: keep the sentence
+        return None
+    return SpanChoice(best[1], best[2], 0.02 * min(best[0], 2.0), 1.0)
 
 
 def _extend_with_noun(tokens, stems, inside, start, end, kind: AnswerType, question_stems: dict[str, float]) -> tuple[int, int]:
@@ -280,8 +315,8 @@ def _noun_phrase(sentence: str, noun: str, question_stems: dict[str, float]) -> 
         while first < i and tokens[first][2].lower() in ("and", "of"):
             first += 1
         if first < i:
-            return SpanChoice(tokens[first][0], end, 0.06, True)
+            return SpanChoice(tokens[first][0], end, 0.06, 1.0)
         after = re.match(r"\s+of\s+[“\"‘']?([^,.;:”\"’]{2,60})", sentence[end:])
         if after:
-            return SpanChoice(end + after.start(1), end + after.end(1), 0.04, True)
+            return SpanChoice(end + after.start(1), end + after.end(1), 0.04, 1.0)
     return None
