@@ -319,7 +319,9 @@ class Answerer:
         for other in candidates:
             if len(rows) >= 4:
                 break
-            if other.row not in rows and other.doc_id != best.doc_id and wanted and f" {wanted} " in f" {_normalize(other.text)} ":
+            # another sentence supports the answer only if it holds it and speaks to the question
+            supports = other.lexical >= 0.6 * best.lexical and other.dense >= best.dense - 0.15
+            if supports and other.row not in rows and other.doc_id != best.doc_id and wanted and f" {wanted} " in f" {_normalize(other.text)} ":
                 rows.append(other.row)
                 rows.extend(r for r in other.support if r not in rows)
         citations = []

@@ -52,6 +52,7 @@ class Embedder:
             # Offline flags must be set before the hub client is first imported.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no weight-loading bar per start
             from sentence_transformers import SentenceTransformer
 
             path = resolve_model_path(self.config.model_name)
@@ -79,7 +80,8 @@ class Embedder:
         """Word pieces of each text, without the special tokens."""
         if not texts:
             return []
-        encoded = self.model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        # counting only: long texts are measured, not truncated, and need no warning
+        encoded = self.model.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
     def _encode(self, texts: Sequence[str], progress: bool) -> np.ndarray:
