@@ -43,7 +43,7 @@ _TYPE_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (r"\b(?:what|which) (?:organi[sz]ation|agency|company|party|group|body|newspaper|paper|outlet|institution|department|ministry|bank|university|team|club)s?\b", "organization", ("ORG",)),
     (r"\b(?:what|which) (?:nationality|religion|ethnicity)\b", "organization", ("NORP",)),
     (r"\bwho(?:m|se)?\b|\b(?:what|which) (?:(?:[a-z-]+ ){0,2}(?:person|man|woman|leader|minister|president|official|spokesperson|spokesman|spokeswoman|chief|writer|author|diplomat|ambassador|general|king|queen|emperor|ruler|secretary|senator|governor|envoy|premier|prime minister)s?)\b", "person", ("PERSON", "ORG", "NORP")),
-    (r"\bwhat did\b.*\b(?:say|said|tell|told|warn|add|ask|asked|write|wrote|state|call|describe)\b|\bhow did\b.*\b(?:describe|call|term)\b|\bwhat (?:does|do)\b.*\bsay\b|\bwhat was said\b", "quote", ()),
+    (r"\b(?:what|which) (?:remark|statement|comment|words|message|phrase|slogan|quote)s?\b|\bwhat did\b.*\b(?:say|said|tell|told|warn|add|ask|asked|write|wrote|state|call|describe)\b|\bhow did\b.*\b(?:describe|call|term)\b|\bwhat (?:does|do)\b.*\bsay\b|\bwhat was said\b", "quote", ()),
     (r"\bwhy\b|\bfor what reason\b|\bhow did\b|\bhow does\b|\bhow do\b|\bwhat for\b", "clause", ()),
     (r"\b(?:which|what) (?P<words>[a-z][a-z-]*(?: [a-z][a-z-]*)?)", "thing", ()),
 )
@@ -164,6 +164,8 @@ def choose_span(
         The span; the whole sentence (``typed=0``) when nothing more precise fits.
     """
     whole = SpanChoice(0, len(sentence.rstrip()), 0.0, 0.0)
+    entities = list(entities)
+    phrases = list(phrases)
     if kind.kind == "quote":
         quote = _QUOTE.search(sentence)
         return SpanChoice(quote.start(1), quote.end(1), 0.02, 1.0) if quote else whole
@@ -173,7 +175,11 @@ def choose_span(
             return SpanChoice(clause.start(), len(sentence.rstrip(".”\"' ")), 0.02, 1.0)
         return whole
     if kind.kind == "thing":
-        return _noun_phrase(sentence, kind.noun or "", question_stems) or whole
+        return (
+            _thing_phrase(sentence, kind.noun or "", entities, phrases, question_stems)
+            or _closest_phrase(sentence, phrases, question_stems)
+            or whole
+        )
     if kind.kind == "sentence":
         return _closest_phrase(sentence, phrases, question_stems) or whole
     if not kind.labels:
@@ -203,6 +209,10 @@ def choose_span(
         ):
             continue  # the question already names it
         start, end = _extend_with_noun(tokens, stems, inside, start, end, kind, question_stems)
+        if label == "PERSON":
+            # "William of Montreuil": the NER model often stops at "of"
+            of_place = re.match(r" of [A-Z][\w-]+(?: [A-Z][\w-]+)*", sentence[end:])
+            end += of_place.end() if of_place else 0
         first = inside[0]
         last = max(i for i, t in enumerate(tokens) if t[1] <= end)
         score = (
@@ -294,29 +304,41 @@ def _merge_lists(sentence: str, spans: list[tuple[int, int, str]]) -> list[tuple
     return result + [s for s in ordered if s not in result]
 
 
-def _noun_phrase(sentence: str, noun: str, question_stems: dict[str, float]) -> SpanChoice | None:
-    """For "which NOUN" questions: the modifiers naming the NOUN in the sentence ("Lahore and
-    Simla agreements", "the 2016 Uri attack"), or what follows "NOUN of" ("policy of neutrality")."""
+def _of_extended(sentence: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spans, each also joined with the span after it when only " of " lies between
+    ("Treaty" + "of Amsterdam", "withdrawal" + "of Russian forces")."""
+    ordered = sorted(set(spans))
+    extended = list(ordered)
+    for (start, end), (next_start, next_end) in zip(ordered, ordered[1:]):
+        if re.fullmatch(r"\s+of\s+(?:the\s+)?", sentence[end:next_start]):
+            extended.append((start, next_end))
+    return extended
+
+
+def _thing_phrase(
+    sentence: str, noun: str, entities: list[tuple[int, int, str]], phrases: Iterable[tuple[int, int]],
+    question_stems: dict[str, float],
+) -> SpanChoice | None:
+    """For "which NOUN" questions: the phrase that names the NOUN ("Lahore and Simla agreements",
+    "the 2016 Uri attack", "policy of neutrality") or the name right beside it ("poet Theodor
+    Fontane"); something the question does not already say."""
     tokens = _tokens(sentence)
+    stems = [_stem(t[2]) for t in tokens]
     target = _stem(noun)
-    for i, (_, end, word) in enumerate(tokens):
-        if _stem(word) != target:
+    candidates = _of_extended(sentence, [(s, e) for s, e, _ in entities] + list(phrases))
+    best: tuple[float, int, int] | None = None
+    for start, end in candidates:
+        inside = [i for i, t in enumerate(tokens) if t[0] >= start and t[1] <= end]
+        new = [i for i in inside if tokens[i][2].lower() not in STOPWORDS and stems[i] not in question_stems and stems[i] != target]
+        if not new:
             continue
-        first = i
-        while first > 0 and i - first < 5:
-            previous = tokens[first - 1][2]
-            lowered = previous.lower()
-            joined = sentence[tokens[first - 1][1] : tokens[first][0]]
-            if joined.strip(" -") or lowered in question_stems or _stem(previous) in question_stems:
-                break
-            if lowered in STOPWORDS and lowered not in ("and", "of"):
-                break
-            first -= 1
-        while first < i and tokens[first][2].lower() in ("and", "of"):
-            first += 1
-        if first < i:
-            return SpanChoice(tokens[first][0], end, 0.06, 1.0)
-        after = re.match(r"\s+of\s+[“\"‘']?([^,.;:”\"’]{2,60})", sentence[end:])
-        if after:
-            return SpanChoice(end + after.start(1), end + after.end(1), 0.04, 1.0)
-    return None
+        named = any(tokens[i][2][0].isupper() or tokens[i][2][0].isdigit() for i in new)
+        holds_noun = any(stems[i] == target for i in inside)
+        beside = any(0 <= j < len(tokens) and stems[j] == target for j in (inside[0] - 1, inside[-1] + 1))
+        score = (1.0 if named else 0.6) * holds_noun + (0.8 if named else 0.3) * beside
+        score += 0.1 * min(_proximity(stems, inside[0], inside[-1], question_stems), 2.0)
+        if best is None or score > best[0] + 1e-9 or (abs(score - best[0]) < 1e-9 and end - start < best[2] - best[1]):
+            best = (score, start, end)
+    if best is None or best[0] < 0.6:
+        return None
+    return SpanChoice(best[1], best[2], 0.06, 1.0)
