@@ -92,11 +92,11 @@ class Answerer:
     """
 
     # weights of the sentence score; fitted on eval/gold/sample.jsonl (see README)
-    W_DENSE, W_LEXICAL, W_TYPE, W_RANK = 0.45, 0.45, 0.12, 0.08
+    W_DENSE, W_LEXICAL, W_TYPE, W_RANK = 0.45, 0.6, 0.2, 0.08
     # logistic map from the best sentence's evidence to a confidence in [0, 1], fitted with
     # eval/calibrate.py on eval/gold/sample.jsonl
-    CONF_BIAS = -5.0
-    CONF_WEIGHTS = {"dense": 4.05, "lexical": 2.56, "context": 1.33, "typed": 1.57, "open": 0.02}
+    CONF_BIAS = -4.15
+    CONF_WEIGHTS = {"dense": 3.45, "lexical": 1.8, "context": 1.17, "typed": 1.88, "open": -0.63}
 
     def __init__(self, index: Index, embedder: Embedder, config: Config | None = None, *, ner: Any = None):
         self.index = index
