@@ -1,24 +1,27 @@
-"""Fit the answerer's confidence weights on a gold set (logistic regression on its evidence).
+"""Fit the answerer's confidence weights on gold questions (logistic regression on its evidence).
 
-    python eval/calibrate.py --dataset eval/gold/sample.jsonl --index index
+    python eval/calibrate.py --dataset eval/gold/sample.jsonl --index index \
+        [--squad ../shared/benchmarks/squad2-dev-half/squad2-dev-public.json --squad-index eval/.cache/squad2-index --limit 600]
 
-Prints the weights to paste into ``Answerer.CONF_BIAS`` / ``CONF_WEIGHTS`` and the threshold
-that best separates right answers from wrong answers and unanswerable questions.
+Prints the weights to paste into ``Answerer.CONF_BIAS`` / ``CONF_WEIGHTS`` and, for each data
+set, how many answerable questions are answered, how many answers are right and how many
+unanswerable questions are declined at each threshold.
 """
 from __future__ import annotations
 
 import argparse
+import random
 from pathlib import Path
 
 import numpy as np
 
 from rag.answer import Answerer
 from rag.embedding import Embedder
-from rag.evaluate import read_questions
+from rag.evaluate import read_questions, read_squad
 from rag.metrics import contains_gold
 from rag.store import Index
 
-FEATURES = ("dense", "lexical", "context", "typed", "open")
+FEATURES = ("dense", "lexical", "context", "absent", "typed", "open")
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.002, steps: int = 20000, lr: float = 0.5) -> np.ndarray:
@@ -32,26 +35,47 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.002, steps: int = 2
     return weights
 
 
+def evidence(index_dir: Path, golds: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features of each question's best answer, whether it is right, whether it is answerable."""
+    index = Index.open(index_dir)
+    answerer = Answerer(index, Embedder(index.config.embedding).warm_up())
+    answers = answerer.ask_batch([g["question"] for g in golds], [g.get("history", []) for g in golds], threshold=0.0)
+    x = np.array([[a.evidence.get(f, 0.0) for f in FEATURES] for a in answers])
+    right = np.array([1.0 if g["answers"] and contains_gold(a.answer, g["answers"]) else 0.0 for g, a in zip(golds, answers)])
+    answerable = np.array([bool(g["answers"]) for g in golds])
+    return x, right, answerable
+
+
+def trade_off(name: str, confidence: np.ndarray, right: np.ndarray, answerable: np.ndarray) -> None:
+    print(f"\n{name}: threshold  answered(answerable)  right(answered)  declined(unanswerable)")
+    for t in np.arange(0.2, 0.75, 0.05):
+        answered = confidence >= t
+        right_rate = right[answered].mean() if answered.any() else 0.0
+        declined = (~answered[~answerable]).mean() if (~answerable).any() else float("nan")
+        print(f"{t:9.2f}  {answered[answerable].mean():20.2f}  {right_rate:15.2f}  {declined:22.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, default=Path("eval/gold/sample.jsonl"))
     parser.add_argument("--index", type=Path, default=Path("index"))
+    parser.add_argument("--squad", type=Path, help="also fit on questions of a SQuAD 2.0 file")
+    parser.add_argument("--squad-index", type=Path, default=Path("eval/.cache/squad2-index"))
+    parser.add_argument("--limit", type=int, default=600, help="SQuAD questions to use (fixed seed)")
     args = parser.parse_args()
-    golds = read_questions(args.dataset)
-    index = Index.open(args.index)
-    answerer = Answerer(index, Embedder(index.config.embedding).warm_up())
-    answers = answerer.ask_batch([g["question"] for g in golds], [g.get("history", []) for g in golds], threshold=0.0)
-    x = np.array([[a.evidence.get(f, 0.0) for f in FEATURES] for a in answers])
-    y = np.array([1.0 if g["answers"] and contains_gold(a.answer, g["answers"]) else 0.0 for g, a in zip(golds, answers)])
+    sets = {"gold set": evidence(args.index, read_questions(args.dataset, gold=True))}
+    if args.squad:
+        squad = read_squad(args.squad)[1]
+        random.Random(13).shuffle(squad)
+        sets["SQuAD"] = evidence(args.squad_index, squad[: args.limit])
+    x = np.vstack([s[0] for s in sets.values()])
+    y = np.concatenate([s[1] for s in sets.values()])
     weights = fit_logistic(x, y)
     print("CONF_BIAS =", round(float(weights[0]), 2))
     print("CONF_WEIGHTS =", {f: round(float(w), 2) for f, w in zip(FEATURES, weights[1:])})
-    confidence = 1.0 / (1.0 + np.exp(-(np.hstack([np.ones((len(x), 1)), x]) @ weights)))
-    answerable = np.array([bool(g["answers"]) for g in golds])
-    print("threshold  answered(answerable)  correct(answered)  abstained(unanswerable)")
-    for t in np.arange(0.2, 0.75, 0.05):
-        answered = confidence >= t
-        print(f"{t:9.2f}  {answered[answerable].mean():20.2f}  {y[answered].mean() if answered.any() else 0:17.2f}  {(~answered[~answerable]).mean():23.2f}")
+    for name, (features, right, answerable) in sets.items():
+        confidence = 1.0 / (1.0 + np.exp(-(np.hstack([np.ones((len(features), 1)), features]) @ weights)))
+        trade_off(name, confidence, right, answerable)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from rag.config import AnswerConfig, Config
+from rag.dedup import token_jaccard
 from rag.embedding import Embedder
 from rag.retrieval import Retriever, SearchFilter
 from rag.store import Index, bm25_tokens
@@ -95,8 +96,8 @@ class Answerer:
     W_DENSE, W_LEXICAL, W_TYPE, W_RANK = 0.45, 0.6, 0.2, 0.08
     # logistic map from the best sentence's evidence to a confidence in [0, 1], fitted with
     # eval/calibrate.py on eval/gold/sample.jsonl
-    CONF_BIAS = -4.15
-    CONF_WEIGHTS = {"dense": 3.45, "lexical": 1.8, "context": 1.17, "typed": 1.88, "open": -0.63}
+    CONF_BIAS = -3.75
+    CONF_WEIGHTS = {"dense": 3.37, "lexical": 1.43, "context": 1.15, "absent": -1.31, "typed": 1.92, "open": -0.65}
 
     def __init__(self, index: Index, embedder: Embedder, config: Config | None = None, *, ner: Any = None):
         self.index = index
@@ -275,11 +276,13 @@ class Answerer:
             )
             choices.append((candidate.score + choice.score + 0.03 * min(agreement, 3), candidate, choice))
         _, best, choice = max(choices, key=lambda item: item[0])
-        passage_terms = self._terms([self.index.chunk_text(best.chunk_row)])[0]
+        passage_text = self.index.chunk_text(best.chunk_row)
+        passage_terms = self._terms([passage_text])[0]
         evidence = {
             "dense": best.dense,
             "lexical": best.lexical,
             "context": terms.coverage(passage_terms),
+            "absent": self._absent_names(question, f"{self.index.document(best.doc_id).title} {passage_text}"),
             "typed": choice.typed,
             "open": 0.0 if kind.labels else 1.0,  # why/what questions have no entity to find
         }
@@ -298,6 +301,16 @@ class Answerer:
             answer_span=Span(start, end),
             evidence=evidence,
         )
+
+    def _absent_names(self, question: str, context: str) -> float:
+        """The share of the names, dates and numbers in the question that the answer's passage
+        never mentions: a question about October when the passage is about March."""
+        names = [content_stems(e.text) for e in self._nlp(question).ents]
+        names = [n for n in names if n]
+        if not names:
+            return 0.0
+        present = content_stems(context)
+        return sum(1 for n in names if len(n.keys() & present.keys()) * 2 < len(n)) / len(names)
 
     def _confidence(self, evidence: dict[str, float]) -> float:
         z = self.CONF_BIAS + sum(self.CONF_WEIGHTS[name] * value for name, value in evidence.items())
@@ -340,6 +353,4 @@ def _normalize(text: str) -> str:
 
 
 def _similar(a: str, b: str) -> bool:
-    from rag.dedup import token_jaccard
-
     return token_jaccard(a.split(), b.split()) >= 0.7
