@@ -76,9 +76,11 @@ def _head_noun(words: str | None) -> str | None:
     if not words:
         return None
     parts = words.split()
+    if parts[0] in STOPWORDS:
+        return None  # "what had Khan promised": an auxiliary, not "which NOUN"
     if len(parts) == 2 and parts[1] not in STOPWORDS:
         return parts[1]
-    return parts[0] if parts[0] not in STOPWORDS else None
+    return parts[0]
 
 
 @lru_cache(maxsize=1)
@@ -183,6 +185,7 @@ def choose_span(
     if kind.kind == "thing":
         return (
             _thing_phrase(sentence, kind.noun or "", entities, phrases, question_stems)
+            or _closest_phrase(sentence, [(a, b) for a, b, _ in entities] + proper_names(sentence), question_stems)
             or _closest_phrase(sentence, phrases, question_stems)
             or whole
         )
@@ -200,6 +203,9 @@ def choose_span(
     if kind.kind == "place":
         # capitalised names after "in"/"at" that the NER model left unlabelled ("in Multan")
         spans += [(m.start(1), m.end(1), "LOC") for m in _PLACE_AFTER.finditer(sentence)]
+    if kind.kind in _NAME_KINDS:
+        # names the NER model missed or mislabelled ("Jamaatud Dawa"), as a last resort
+        spans += [(start, end, "NAME") for start, end in proper_names(sentence)]
     if kind.kind in ("count", "amount"):
         spans += [(m.start(), m.end(), "CARDINAL") for m in _NUMBER.finditer(sentence)]
         spans += [(m.start(), m.end(), "CARDINAL") for m in re.finditer(rf"\b{_NUMBER_WORD}\b", sentence, re.I)]
@@ -223,7 +229,7 @@ def choose_span(
         last = max(i for i, t in enumerate(tokens) if t[1] <= end)
         score = (
             0.10
-            - SPAN_LABEL_PENALTY * (kind.labels.index(label) if label in kind.labels else len(kind.labels))
+            - SPAN_LABEL_PENALTY * (kind.labels.index(label) if label in kind.labels else len(kind.labels) + 3)
             + SPAN_PROXIMITY_WEIGHT * _proximity(stems, first, last, question_stems)
             + (0.04 if kind.kind == "time" and _MONTH_OR_YEAR.search(sentence[start:end]) else 0.0)
             + (0.03 if kind.plural and "," in sentence[start:end] else 0.0)
@@ -234,12 +240,29 @@ def choose_span(
             best = (score, start, end, label)
     if best is None:
         return whole
-    return SpanChoice(best[1], best[2], best[0], 0.5 if best[3] in _FALLBACK_LABELS.get(kind.kind, ()) else 1.0)
+    weak = best[3] == "NAME" or best[3] in _FALLBACK_LABELS.get(kind.kind, ())
+    return SpanChoice(best[1], best[2], best[0], 0.5 if weak else 1.0)
 
 
 # Labels that may answer when nothing better is there, but make a weaker answer: a "who"
 # question answered by an organisation or a nationality.
 _FALLBACK_LABELS = {"person": frozenset({"ORG", "NORP"})}
+_NAME_KINDS = ("person", "organization", "place")
+_PROPER_NAME = re.compile(r"[A-Z][\w’'.-]*(?:(?:\s+(?:of|de|von|van|al|bin|and)\s+|\s+)[A-Z][\w’'.-]*)*")
+
+
+def proper_names(sentence: str) -> list[tuple[int, int]]:
+    """Runs of capitalised words ("Jamaatud Dawa", "William of Montreuil"), leaving out a
+    capitalised function word that merely opens the sentence."""
+    names = []
+    for match in _PROPER_NAME.finditer(sentence):
+        start, words = match.start(), match.group(0).split()
+        while words and words[0].lower() in STOPWORDS:
+            start = sentence.index(words[1], start + len(words[0])) if len(words) > 1 else match.end()
+            words = words[1:]
+        if words and not (start == 0 and len(words) == 1):  # "Earlier, ..." opens a sentence
+            names.append((start, match.end()))
+    return names
 _TITLES = frozenset({"mr", "mrs", "ms", "dr", "pm", "presid", "minist", "prime", "general", "chief", "secretari"})
 
 
