@@ -19,6 +19,17 @@ from rag.spans import AnswerType, answer_type, choose_span, content_stems, type_
 from rag.types import Answer, Citation, Passage, Span
 
 
+WITHHELD_MESSAGE = "The articles don't say. The closest passages are listed as related reading."
+
+
+def withhold_record(record: dict[str, Any], threshold: float) -> dict[str, Any]:
+    """A `rag ask --json` record as it reads when answers under ``threshold`` are withheld
+    (what ``ask(..., threshold=threshold)`` returns), for sweeping thresholds over one run."""
+    if record.get("abstained") or record["confidence"] >= threshold:
+        return record
+    return {**record, "answer": None, "sentence": None, "abstained": True, "citations": [], "message": WITHHELD_MESSAGE}
+
+
 class QuestionError(ValueError):
     """A question the answerer cannot take (empty, too long, not in English)."""
 
@@ -319,7 +330,7 @@ class Answerer:
     def _abstain(self, question: str, confidence: float, evidence: dict[str, float]) -> Answer:
         return Answer(
             question=question, answer=None, sentence=None, abstained=True, confidence=confidence,
-            message="The articles don't say. The closest passages are listed as related reading.",
+            message=WITHHELD_MESSAGE,
             evidence=evidence,
         )
 

@@ -386,10 +386,10 @@ def _print_summary(summary: Record) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """`rag eval`: see ``add_arguments``. Input mistakes raise ValueError/FileNotFoundError."""
-    from rag.answer import Answerer
+    from rag.answer import Answerer, withhold_record
     from rag.embedding import Embedder
     from rag.ingest import SAMPLE_CORPUS
-    from rag.metrics import evaluate
+    from rag.metrics import evaluate, threshold_curve
     from rag.report import write_report
     from rag.store import CURRENT_FILE, Index
 
@@ -430,20 +430,29 @@ def run(args: argparse.Namespace) -> int:
     mode = args.mode or index.config.retrieval.mode
     ready = time.perf_counter()
 
-    options = dict(k=args.k, threshold=args.threshold)
-    predictions = answer_questions(answerer, golds, out_dir / "predictions.jsonl", mode=mode, **options)
-    answered = time.perf_counter()
+    threshold = answerer.config.answer.threshold if args.threshold is None else args.threshold
     doc_texts = {doc_id: index.document_text(doc_id) for doc_id in index.documents}
-    summary, rows = evaluate(golds, predictions, doc_texts)
+
+    def scored(mode_name: str, out_path: Path | None) -> tuple[list[Record], Record, list[Record]]:
+        # answer once with nothing withheld, so the threshold curve spans every threshold
+        raw = answer_questions(answerer, golds, None, k=args.k, mode=mode_name, threshold=0.0)
+        final = [withhold_record(r, threshold) for r in raw]
+        if out_path is not None:
+            _write_jsonl(out_path, final)
+        summary, rows = evaluate(golds, final, doc_texts)
+        summary["curve"] = threshold_curve(raw, golds)
+        return final, summary, rows
+
+    predictions, summary, rows = scored(mode, out_dir / "predictions.jsonl")
+    answered = time.perf_counter()
 
     compare = None
     if args.compare:
         compare = []
         for other in ("dense", "bm25", "hybrid"):
             row = _retrieval_row(answerer, golds, other)
-            other_predictions = predictions if other == mode else answer_questions(
-                answerer, golds, None, mode=other, **options)
-            row.update(_answer_columns(evaluate(golds, other_predictions, doc_texts)[0]))
+            other_summary = summary if other == mode else scored(other, None)[1]
+            row.update(_answer_columns(other_summary))
             compare.append(row)
     report = write_report(out_dir, summary, rows, compare)
 
