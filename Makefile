@@ -23,7 +23,7 @@ index: install
 	$(RAG) index
 
 ask: index
-	$(RAG) ask "How long did Imran Khan's meeting with Putin last?"
+	$(RAG) ask "What reward did the US offer for information on Hafiz Saeed?"
 
 demo: ask
 	$(RAG) serve

@@ -97,8 +97,8 @@ class Answerer:
 
     Example:
         >>> answerer = Answerer(Index.open("index"), Embedder().warm_up()).warm_up()
-        >>> answerer.ask("How long did Imran Khan's meeting with Putin last?").answer
-        'three-hour'
+        >>> answerer.ask("What reward did the US offer for information on Hafiz Saeed?").answer
+        '$10 million'
 
     ``ask(q)`` is ``ask_batch([q])[0]``, so the single and batch paths cannot drift.
     """

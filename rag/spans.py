@@ -35,7 +35,7 @@ class AnswerType:
 _NOUN = r"(?P<noun>[a-z][a-z-]+)"
 _TYPE_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (r"\bhow long\b|\bfor how many (?:hours|days|weeks|months|years)\b", "duration", ("TIME", "DATE", "QUANTITY")),
-    (r"\bhow much (?:money|did|does|is|was|will|has|have)\b|\bwhat (?:amount|sum|price)\b", "amount", ("MONEY", "QUANTITY", "CARDINAL", "PERCENT")),
+    (r"\bhow much (?:money|did|does|is|was|will|has|have)\b|\b(?:what|which) (?:[a-z]+ )?(?:amount|sum|price|reward|bounty|fine|fee|salary|budget|cost|prize)\b", "amount", ("MONEY", "QUANTITY", "CARDINAL", "PERCENT")),
     (r"\b(?:how (?:many|much)|what number of)\b(?:\s+" + _NOUN + r")?", "count", ("CARDINAL", "QUANTITY", "MONEY", "PERCENT")),
     (r"\b(?:what|which) (?:percentage|percent|proportion)\b", "count", ("PERCENT", "CARDINAL")),
     (r"\bwhen\b|\b(?:what|which) (?:year|date|day|month|time|century|decade|period)s?\b|\bhow old\b", "time", ("DATE", "TIME")),
@@ -175,7 +175,8 @@ def choose_span(
     entities = list(entities)
     phrases = list(phrases)
     if kind.kind == "quote":
-        quote = _QUOTE.search(sentence)
+        # the longest quotation is the statement; short ones are scare quotes (“regretted”)
+        quote = max(_QUOTE.finditer(sentence), key=lambda m: len(m.group(1)), default=None)
         return SpanChoice(quote.start(1), quote.end(1), 0.02, 1.0) if quote else whole
     if kind.kind == "clause":
         clause = _CLAUSE.search(sentence)

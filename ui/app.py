@@ -37,7 +37,7 @@ MAX_UPLOAD_FILES = 50
 UPLOADS_DIR = "uploads"
 DEFAULT_K = 5
 EXAMPLE_QUESTIONS = [
-    "How long did Imran Khan's meeting with Putin last?",
+    "Which US defence secretary visited Pakistan with the do more message?",
     "How many countries voted against Russia in the special UNGA session?",
     "What reward did the US offer for information on Hafiz Saeed?",
     "Who offered to mediate between Islamabad and New Delhi?",
