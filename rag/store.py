@@ -200,6 +200,10 @@ class Index:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
 
+    def stored_documents(self) -> list[tuple]:
+        """Every document row as written (id, title, date, source, text, body, hash, minhash)."""
+        return self._query("SELECT id, title, date, source, text, body, content_hash, minhash FROM documents")
+
     def _document_text(self, doc_id: str) -> str:
         rows = self._query("SELECT text FROM documents WHERE id = ?", (doc_id,))
         if not rows:
@@ -300,9 +304,7 @@ def _read_previous(index_dir: Path, config: Config) -> dict[str, _Stored]:
         return {}
     chunk_matrix = index.faiss.reconstruct_n(0, index.faiss.ntotal) if index.faiss.ntotal else np.zeros((0, config.embedding.dimension), np.float32)
     stored: dict[str, _Stored] = {}
-    rows = index._query(
-        "SELECT id, title, date, source, text, body, content_hash, minhash FROM documents"
-    )
+    rows = index.stored_documents()
     by_doc_chunks: dict[str, list[int]] = {}
     for row, doc_id in enumerate(index.chunk_doc):
         by_doc_chunks.setdefault(doc_id, []).append(row)
