@@ -53,7 +53,7 @@ class AnswerConfig:
     """Defaults for the extractive answerer."""
 
     passages: int = 8  # passages whose sentences compete for the answer
-    threshold: float = 0.50  # confidence below which the answerer abstains (eval/calibrate.py)
+    threshold: float = 0.55  # confidence below which the answerer abstains (eval/calibrate.py)
     max_question_chars: int = 1000
 
 

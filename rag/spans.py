@@ -38,6 +38,9 @@ _TYPE_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (r"\bhow much (?:money|did|does|is|was|will|has|have)\b|\b(?:what|which) (?:[a-z]+ )?(?:amount|sum|price|reward|bounty|fine|fee|salary|budget|cost|prize)\b", "amount", ("MONEY", "QUANTITY", "CARDINAL", "PERCENT")),
     (r"\b(?:how (?:many|much)|what number of)\b(?:\s+" + _NOUN + r")?", "count", ("CARDINAL", "QUANTITY", "MONEY", "PERCENT")),
     (r"\b(?:what|which) (?:percentage|percent|proportion)\b", "count", ("PERCENT", "CARDINAL")),
+    (r"\b(?:what|how) (?:is|was|are|were) the (?:length|distance|height|width|depth|area|size|population|weight|speed|capacity)\b"
+     r"|\bin (?:kilomet|km|miles|met(?:re|er)s|feet|tonnes|tons|kilograms|kg)", "count", ("QUANTITY", "CARDINAL")),
+    (r"\b(?:what|how) (?:is|was|are|were) the (?:value|cost|price)\b|\bin (?:dollars|euros|pounds|rupees)\b", "amount", ("MONEY", "CARDINAL")),
     (r"\bwhen\b|\b(?:what|which) (?:year|date|day|month|time|century|decade|period)s?\b|\bhow old\b", "time", ("DATE", "TIME")),
     (r"\bwhere\b|\b(?:what|which) (?:(?:city|country|countries|cities|place|region|state|capital|town|province|continent|location|nation)s?)\b", "place", ("GPE", "LOC", "FAC")),
     (r"\b(?:what|which) (?:organi[sz]ation|agency|company|party|group|body|newspaper|paper|outlet|institution|department|ministry|bank|university|team|club)s?\b", "organization", ("ORG",)),
@@ -47,6 +50,7 @@ _TYPE_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (r"\bwhy\b|\bfor what reason\b|\bhow did\b|\bhow does\b|\bhow do\b|\bwhat for\b", "clause", ()),
     (r"\b(?:which|what) (?P<words>[a-z][a-z-]*(?: [a-z][a-z-]*)?)", "thing", ()),
 )
+_PERSON_ROLE = re.compile(r"\b(?:person|man|woman|leader|minister|president|official|spokesperson|spokesman|spokeswoman|writer|author|diplomat|ambassador|king|queen|emperor|ruler|secretary|senator|governor|envoy|premier|mayor|judge|chairman|ceo|founder|husband|wife|son|daughter|father|mother)s?\b")
 _PLURAL_HINT = re.compile(r"\b(?:which|what) (?:[a-z]+ )?(?:countries|cities|nations|states|people|leaders|members|agreements|names|ones|parties|groups|organi[sz]ations)\b|\bwho (?:are|were)\b|\bwhich .*\bthose\b")
 
 
@@ -62,6 +66,8 @@ def answer_type(question: str) -> AnswerType:
         noun = groups.get("noun") or _head_noun(groups.get("words"))
         if kind == "thing" and noun is None:
             continue
+        if kind == "person" and _PERSON_ROLE.search(lowered):
+            labels = ("PERSON",)  # "who is the ambassador": a person, not an organisation
         found = AnswerType(kind, labels, noun, bool(_PLURAL_HINT.search(lowered)))
         # the earliest wh-phrase wins; at the same start a typed rule beats the generic
         # "which NOUN", then the longer, more specific match wins
@@ -72,14 +78,15 @@ def answer_type(question: str) -> AnswerType:
 
 
 def _head_noun(words: str | None) -> str | None:
-    """The noun of "which [ADJ] NOUN": the second word unless it is a function word."""
+    """The noun of "which [MODIFIER] NOUN": both words of a compound ("membership bid"), else
+    the first word; None when the first is a function word."""
     if not words:
         return None
     parts = words.split()
     if parts[0] in STOPWORDS:
         return None  # "what had Khan promised": an auxiliary, not "which NOUN"
     if len(parts) == 2 and parts[1] not in STOPWORDS:
-        return parts[1]
+        return words
     return parts[0]
 
 
@@ -109,6 +116,8 @@ _NUMBER = re.compile(r"(?<![\w$£€])(?:[$£€])?\d[\d,.]*(?:\s?(?:million|bil
 _MONTH_OR_YEAR = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(?:1[6-9]|20)\d\d\b", re.I)
 _PLACE_AFTER = re.compile(r"\b(?:in|at|to|from)\s+((?:[A-Z][a-z]+)(?:\s[A-Z][a-z]+){0,2})")
 _QUOTE = re.compile(r"[“\"]([^”\"]{8,}?)[,.]?[”\"]")
+# a quotation that opens in this sentence and closes in a later one
+_OPEN_QUOTE = re.compile(r"“([^”]{8,}?)[,.]?\s*$")
 _CLAUSE = re.compile(r"\b(?:because|since|so that|in order to|insisting that|due to|as it|as they|as he|as she)\b", re.I)
 
 
@@ -132,8 +141,28 @@ def _tokens(sentence: str) -> list[tuple[int, int, str]]:
     return [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(sentence)]
 
 
+_POSSESSIVE = re.compile(r"[’']s$")
+
+
 def _stem(word: str) -> str:
-    return _stem_words()([word.lower()])[0]
+    """The stem of a token, its possessive dropped ("India’s" is "india")."""
+    return _stem_words()([_POSSESSIVE.sub("", word.lower())])[0]
+
+
+def _token_stems(tokens: list[tuple[int, int, str]]) -> list[str]:
+    return [_stem(t[2]) for t in tokens]
+
+
+def _noun_stems(kind: AnswerType) -> set[str]:
+    """Stems of the noun a "which NOUN" question names: a compound ("membership bid") gives both."""
+    return {_stem(word) for word in (kind.noun or "").split()}
+
+
+def _quotations(sentence: str) -> list[re.Match]:
+    """Quotations in a sentence, the one left open at its end included."""
+    closed = list(_QUOTE.finditer(sentence))
+    tail = _OPEN_QUOTE.search(sentence, closed[-1].end() if closed else 0)
+    return closed + ([tail] if tail else [])
 
 
 def type_hint(sentence: str, kind: AnswerType) -> float:
@@ -145,9 +174,9 @@ def type_hint(sentence: str, kind: AnswerType) -> float:
     if kind.kind == "time":
         return 1.0 if _MONTH_OR_YEAR.search(sentence) or re.search(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b", sentence, re.I) else 0.0
     if kind.kind == "quote":
-        return 1.0 if _QUOTE.search(sentence) else 0.0
+        return 1.0 if _quotations(sentence) else 0.0
     if kind.kind == "thing" and kind.noun:
-        return 1.0 if _stem(kind.noun) in {_stem(t[2]) for t in _tokens(sentence)} else 0.0
+        return 1.0 if _noun_stems(kind) & set(_token_stems(_tokens(sentence))) else 0.0
     return 0.0
 
 
@@ -157,6 +186,7 @@ def choose_span(
     kind: AnswerType,
     question_stems: dict[str, float],
     phrases: Iterable[tuple[int, int]] = (),
+    arguments: Iterable[tuple[int, int]] = (),
 ) -> SpanChoice:
     """The shortest span of ``sentence`` that answers a question of ``kind``.
 
@@ -168,6 +198,8 @@ def choose_span(
             weigh less), used to skip spans the question already names and to prefer spans
             next to the question's words.
         phrases: (start, end) of the sentence's noun phrases, candidates for "what" questions.
+        arguments: (start, end) of what the question's verb takes in the sentence (see
+            ``verb_arguments``): the answer to "what had Pakistan hoped?".
     Returns:
         The span; the whole sentence (``typed=0``) when nothing more precise fits.
     """
@@ -176,7 +208,7 @@ def choose_span(
     phrases = list(phrases)
     if kind.kind == "quote":
         # the longest quotation is the statement; short ones are scare quotes (“regretted”)
-        quote = max(_QUOTE.finditer(sentence), key=lambda m: len(m.group(1)), default=None)
+        quote = max(_quotations(sentence), key=lambda m: len(m.group(1)), default=None)
         return SpanChoice(quote.start(1), quote.end(1), 0.02, 1.0) if quote else whole
     if kind.kind == "clause":
         clause = _CLAUSE.search(sentence)
@@ -191,11 +223,11 @@ def choose_span(
             or whole
         )
     if kind.kind == "sentence":
-        return _closest_phrase(sentence, phrases, question_stems) or whole
+        return _new_argument(sentence, arguments, question_stems) or _closest_phrase(sentence, phrases, question_stems) or whole
     if not kind.labels:
         return whole
     tokens = _tokens(sentence)
-    stems = [_stem(t[2]) for t in tokens]
+    stems = _token_stems(tokens)
     spans = [e for e in entities if e[2] in kind.labels]
     if kind.kind == "duration":
         # "Thursday" is a DATE but not a length of time
@@ -205,11 +237,27 @@ def choose_span(
         # capitalised names after "in"/"at" that the NER model left unlabelled ("in Multan")
         spans += [(m.start(1), m.end(1), "LOC") for m in _PLACE_AFTER.finditer(sentence)]
     if kind.kind in _NAME_KINDS:
-        # names the NER model missed or mislabelled ("Jamaatud Dawa"), as a last resort
-        spans += [(start, end, "NAME") for start, end in proper_names(sentence)]
+        # names the NER model missed or mislabelled ("Jamaatud Dawa"), as a last resort; not a
+        # number, nor, when a person is asked for, what it knows is something else ("Russia")
+        other_kinds = [
+            (a, b) for a, b, label in entities
+            if label in _NOT_NAMES or (kind.kind == "person" and label not in kind.labels)
+        ]
+        spans += [
+            (start, end, "NAME") for start, end in proper_names(sentence)
+            if not _overlaps((start, end), other_kinds) and _stem(sentence[start:end].split()[-1]) not in _TITLES
+        ]  # a run ending in a title ("the Pakistan PM") names an office, not its holder
     if kind.kind in ("count", "amount"):
-        spans += [(m.start(), m.end(), "CARDINAL") for m in _NUMBER.finditer(sentence)]
-        spans += [(m.start(), m.end(), "CARDINAL") for m in re.finditer(rf"\b{_NUMBER_WORD}\b", sentence, re.I)]
+        # numbers the NER model missed, but not the year of a date ("the 2016 Uri attack")
+        # nor a sum of money when the question asks for a length or a size
+        excluded = [(a, b) for a, b, label in entities if label in ("DATE", "TIME") and not _DURATION_UNIT.search(sentence[a:b])]
+        if "MONEY" not in kind.labels:
+            excluded += [(a, b) for a, b, label in entities if label == "MONEY"]
+        numbers = [*_NUMBER.finditer(sentence), *re.finditer(rf"\b{_NUMBER_WORD}\b", sentence, re.I)]
+        spans += [
+            (m.start(), m.end(), "CARDINAL") for m in numbers
+            if not _overlaps((m.start(), m.end()), excluded) and ("MONEY" in kind.labels or m.group(0)[0] not in "$£€")
+        ]
     if kind.plural:
         spans = _merge_lists(sentence, spans)
     best: tuple[float, int, int, str] | None = None
@@ -219,7 +267,7 @@ def choose_span(
         acronym = "".join(tokens[i][2][0] for i in inside if tokens[i][2][0].isupper()).lower()
         if not inside or (named and sum(question_stems.get(s, 0.0) > 0 for s in named) * 2 >= len(named)) or (
             len(acronym) > 2 and acronym in question_stems
-        ):
+        ) or _names_expansion(sentence, tokens, stems, inside, question_stems):
             continue  # the question already names it
         start, end = _extend_with_noun(tokens, stems, inside, start, end, kind, question_stems)
         if label == "PERSON":
@@ -245,10 +293,28 @@ def choose_span(
     return SpanChoice(best[1], best[2], best[0], 0.5 if weak else 1.0)
 
 
+def _overlaps(span: tuple[int, int], others: Iterable[tuple[int, int]]) -> bool:
+    return any(start < span[1] and span[0] < end for start, end in others)
+
+
+def _names_expansion(sentence: str, tokens, stems: list[str], inside: list[int], question_stems: dict[str, float]) -> bool:
+    """Whether a span is an acronym whose spelled-out form in the sentence the question names:
+    "UNGA" after "United Nations General Assembly", asked about "the United Nations"."""
+    if len(inside) != 1 or not re.fullmatch(r"[A-Z]{2,6}", tokens[inside[0]][2]):
+        return False
+    acronym = tokens[inside[0]][2].lower()
+    for start, end in proper_names(sentence):
+        words = [i for i, t in enumerate(tokens) if t[0] >= start and t[1] <= end and t[2][0].isupper()]
+        if "".join(tokens[i][2][0] for i in words).lower() == acronym:
+            return sum(question_stems.get(stems[i], 0.0) > 0 for i in words) * 2 >= len(words)
+    return False
+
+
 # Labels that may answer when nothing better is there, but make a weaker answer: a "who"
 # question answered by an organisation or a nationality.
 _FALLBACK_LABELS = {"person": frozenset({"ORG", "NORP"})}
 _NAME_KINDS = ("person", "organization", "place")
+_NOT_NAMES = frozenset({"DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY"})
 _PROPER_NAME = re.compile(r"[A-Z][\w’'.-]*(?:(?:\s+(?:of|de|von|van|al|bin|and)\s+|\s+)[A-Z][\w’'.-]*)*")
 
 
@@ -284,7 +350,7 @@ def _closest_phrase(sentence: str, phrases: Iterable[tuple[int, int]], question_
     to the words it does name, with a following "of ..." phrase kept ("withdrawal of Russian
     forces")."""
     tokens = _tokens(sentence)
-    stems = [_stem(t[2]) for t in tokens]
+    stems = _token_stems(tokens)
     ordered = sorted(phrases)
     best: tuple[float, int, int] | None = None
     for n, (start, end) in enumerate(ordered):
@@ -306,8 +372,7 @@ def _extend_with_noun(tokens, stems, inside, start, end, kind: AnswerType, quest
     """A count keeps the noun it counts when the question names it: "three times", "23 years"."""
     if kind.kind in ("count", "duration") and inside[-1] + 1 < len(tokens):
         following = inside[-1] + 1
-        noun_stem = _stem(kind.noun) if kind.noun else None
-        if stems[following] in question_stems or (noun_stem and stems[following] == noun_stem):
+        if stems[following] in question_stems or stems[following] in _noun_stems(kind):
             if tokens[following][0] - end <= 1:
                 return start, tokens[following][1]
     return start, end
@@ -353,18 +418,20 @@ def _thing_phrase(
     "the 2016 Uri attack", "policy of neutrality") or the name right beside it ("poet Theodor
     Fontane"); something the question does not already say."""
     tokens = _tokens(sentence)
-    stems = [_stem(t[2]) for t in tokens]
-    target = _stem(noun)
+    stems = _token_stems(tokens)
+    *modifiers, head = [_stem(word) for word in noun.split()] or [""]
+    targets = {head, *modifiers}
     candidates = _of_extended(sentence, [(s, e) for s, e, _ in entities] + list(phrases))
     best: tuple[float, int, int] | None = None
     for start, end in candidates:
         inside = [i for i, t in enumerate(tokens) if t[0] >= start and t[1] <= end]
-        new = [i for i in inside if tokens[i][2].lower() not in STOPWORDS and stems[i] not in question_stems and stems[i] != target]
+        new = [i for i in inside if tokens[i][2].lower() not in STOPWORDS and stems[i] not in question_stems and stems[i] not in targets]
         if not new:
             continue
         named = any(tokens[i][2][0].isupper() or tokens[i][2][0].isdigit() for i in new)
-        holds_noun = any(stems[i] == target for i in inside)
-        beside = any(0 <= j < len(tokens) and stems[j] == target for j in (inside[0] - 1, inside[-1] + 1))
+        held = {stems[i] for i in inside} & targets
+        holds_noun = 1.0 if head in held else 0.9 if held else 0.0
+        beside = any(0 <= j < len(tokens) and stems[j] == head for j in (inside[0] - 1, inside[-1] + 1))
         score = (1.0 if named else 0.6) * holds_noun + (0.8 if named else 0.3) * beside
         score += 0.1 * min(_proximity(stems, inside[0], inside[-1], question_stems), 2.0)
         if best is None or score > best[0] + 1e-9 or (abs(score - best[0]) < 1e-9 and end - start < best[2] - best[1]):
@@ -372,3 +439,57 @@ def _thing_phrase(
     if best is None or best[0] < 0.6:
         return None
     return SpanChoice(best[1], best[2], 0.06, 1.0)
+
+
+# --- what the question's verb takes --------------------------------------------------------------
+
+_LIGHT_VERBS = frozenset({"be", "have", "do", "make", "get", "take", "go", "happen", "say", "tell", "call", "use", "accord"})
+_OBJECT_DEPS = ("dobj", "ccomp", "xcomp", "attr", "oprd", "acomp")
+_SUBJECT_DEPS = ("nsubj", "nsubjpass", "csubj")
+
+
+@dataclass(frozen=True)
+class Predicate:
+    """The verb of an open "what" question and whether "what" is its subject or its object."""
+
+    stems: frozenset[str]
+    role: str  # "subject" or "object"
+
+
+def question_predicate(question_doc: Any) -> Predicate | None:
+    """The content verbs of a parsed question ("What had Pakistan hoped would happen?" gives
+    "hope", asked for its object); None when it has none."""
+    verbs = [t for t in question_doc if t.pos_ == "VERB" and _stem(t.text) not in _LIGHT_VERBS and t.lower_ not in _LIGHT_VERBS]
+    if not verbs:
+        return None
+    # "what" asks for the subject only when the verb has no other subject ("what caused X?")
+    has_subject = any(c.dep_ in _SUBJECT_DEPS and c.lower_ not in ("what", "which") for v in verbs for c in v.children)
+    role = "object" if has_subject else "subject"
+    return Predicate(frozenset(_stem(t.text) for t in verbs), role)
+
+
+def verb_arguments(sentence_doc: Any, predicate: Predicate | None) -> list[tuple[int, int]]:
+    """(start, end) in the parsed sentence of the subject or object of each verb the question
+    names: "hoped [diplomacy could avert a military conflict]"."""
+    if predicate is None:
+        return []
+    deps = _SUBJECT_DEPS if predicate.role == "subject" else _OBJECT_DEPS
+    found = []
+    for token in sentence_doc:
+        if token.pos_ not in ("VERB", "AUX") or _stem(token.text) not in predicate.stems:
+            continue
+        children = sorted((c for c in token.children if c.dep_ in deps), key=lambda c: deps.index(c.dep_))
+        if children:
+            left, right = children[0].left_edge, children[0].right_edge
+            found.append((left.idx, right.idx + len(right.text)))
+    return found
+
+
+def _new_argument(sentence: str, arguments: Iterable[tuple[int, int]], question_stems: dict[str, float]) -> SpanChoice | None:
+    """The first verb argument that says something the question does not."""
+    for start, end in arguments:
+        text = sentence[start:end].rstrip(" ,.;:”\"'")
+        stems = [_stem(t[2]) for t in _tokens(text) if t[2].lower() not in STOPWORDS]
+        if stems and sum(question_stems.get(s, 0.0) > 0 for s in stems) * 2 < len(stems):
+            return SpanChoice(start, start + len(text), 0.05, 1.0)
+    return None
