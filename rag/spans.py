@@ -450,39 +450,75 @@ _SUBJECT_DEPS = ("nsubj", "nsubjpass", "csubj")
 
 @dataclass(frozen=True)
 class Predicate:
-    """The verb of an open "what" question and whether "what" is its subject or its object."""
+    """The verb of an open "what" question, whether "what" is its subject or its object, and
+    the preposition the question ends on ("what does it proceed to?")."""
 
     stems: frozenset[str]
     role: str  # "subject" or "object"
+    preposition: str | None = None
+
+
+_COPULAS = frozenset({"is", "are", "was", "were"})
 
 
 def question_predicate(question_doc: Any) -> Predicate | None:
     """The content verbs of a parsed question ("What had Pakistan hoped would happen?" gives
-    "hope", asked for its object); None when it has none."""
-    verbs = [t for t in question_doc if t.pos_ == "VERB" and _stem(t.text) not in _LIGHT_VERBS and t.lower_ not in _LIGHT_VERBS]
+    "hope", asked for its object), or its copula ("What is European Union law?"); None when
+    it has neither."""
+    words = [t for t in question_doc if not t.is_punct]
+    stranded = words[-1].lower_ if words and words[-1].dep_ == "prep" else None
+    # a word with an auxiliary is a verb even where the tagger says noun ("what does it demand")
+    verbs = [
+        t for t in question_doc
+        if (t.pos_ == "VERB" or any(c.dep_ == "aux" for c in t.children))
+        and _stem(t.text) not in _LIGHT_VERBS and t.lower_ not in _LIGHT_VERBS
+    ]
     if not verbs:
+        if any(t.lower_ in _COPULAS and t.dep_ == "ROOT" for t in question_doc):
+            return Predicate(_COPULAS, "object", stranded)
         return None
-    # "what" asks for the subject only when the verb has no other subject ("what caused X?")
+    # "what" asks for the object when the verb has another subject or when the parser says so
+    # ("what does the resolution demand?"), else for the subject ("what caused X?")
+    wh = next((t for t in question_doc if t.lower_ in ("what", "which")), None)
     has_subject = any(c.dep_ in _SUBJECT_DEPS and c.lower_ not in ("what", "which") for v in verbs for c in v.children)
-    role = "object" if has_subject else "subject"
-    return Predicate(frozenset(_stem(t.text) for t in verbs), role)
+    if has_subject or (wh is not None and wh.dep_ in ("dobj", "pobj", "attr", "oprd", "dative")):
+        role = "object"
+    else:
+        role = "subject"
+    return Predicate(frozenset(_stem(t.text) for t in verbs), role, stranded)
 
 
 def verb_arguments(sentence_doc: Any, predicate: Predicate | None) -> list[tuple[int, int]]:
     """(start, end) in the parsed sentence of the subject or object of each verb the question
-    names: "hoped [diplomacy could avert a military conflict]"."""
+    names: "hoped [diplomacy could avert a military conflict]", "proceeds to [Stage 2]"."""
     if predicate is None:
         return []
     deps = _SUBJECT_DEPS if predicate.role == "subject" else _OBJECT_DEPS
     found = []
     for token in sentence_doc:
-        if token.pos_ not in ("VERB", "AUX") or _stem(token.text) not in predicate.stems:
+        if token.lower_ not in predicate.stems and _stem(token.text) not in predicate.stems:
             continue
-        children = sorted((c for c in token.children if c.dep_ in deps), key=lambda c: deps.index(c.dep_))
+        children = [c for c in token.children if c.dep_ in deps]
+        children.sort(key=lambda c: deps.index(c.dep_))
+        if predicate.preposition:
+            # the question's last word is a preposition: its object in the sentence answers
+            # (the parser may hang it on the verb's object: "equated [abstention with ...]")
+            holders = [token, *(c for c in token.children if c.dep_ == "dobj")]
+            children = [
+                grandchild for holder in holders for c in holder.children
+                if c.dep_ in ("prep", "agent") and c.lower_ == predicate.preposition
+                for grandchild in c.children if grandchild.dep_ in ("pobj", "pcomp")
+            ] + children
         if children:
             left, right = children[0].left_edge, children[0].right_edge
-            found.append((left.idx, right.idx + len(right.text)))
+            found.append(_first_clause(sentence_doc.text, left.idx, right.idx + len(right.text)))
     return found
+
+
+def _first_clause(text: str, start: int, end: int) -> tuple[int, int]:
+    """A span cut before its first comma, bracket or dash: "Warszawa[, approximately ...]"."""
+    cut = re.search(r",|;| \(| [–—-] ", text[start:end])
+    return (start, start + cut.start()) if cut and cut.start() > 0 else (start, end)
 
 
 def _new_argument(sentence: str, arguments: Iterable[tuple[int, int]], question_stems: dict[str, float]) -> SpanChoice | None:
