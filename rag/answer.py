@@ -279,7 +279,7 @@ class Answerer:
         top = candidates[:6]
         question_stems = content_stems(question, history)
         question_doc = self._nlp(question)
-        predicate = question_predicate(question_doc) if kind.kind == "sentence" else None
+        predicate = question_predicate(question_doc) if kind.kind in ("sentence", "thing") else None
         choices = []
         for candidate, doc in zip(top, self._nlp.pipe([c.text for c in top])):
             choice = choose_span(

@@ -21,8 +21,8 @@ STOPWORDS = frozenset(
 class AnswerType:
     """What kind of span answers a question.
 
-    ``kind``: person, time, duration, count, amount, place, organization, thing (a "which NOUN"
-    question: ``noun`` names the thing), quote, clause or sentence. ``labels`` are the spaCy
+    ``kind``: person, time, duration, count, amount, place, organization, name (of anything),
+    thing (a "which NOUN" question: ``noun`` names the thing), quote, clause or sentence. ``labels`` are the spaCy
     entity labels that can answer, best first. ``plural``: the question asks for several.
     """
 
@@ -37,12 +37,15 @@ _TYPE_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (r"\bhow long\b|\bfor how many (?:hours|days|weeks|months|years)\b", "duration", ("TIME", "DATE", "QUANTITY")),
     (r"\bhow much (?:money|did|does|is|was|will|has|have)\b|\b(?:what|which) (?:[a-z]+ )?(?:amount|sum|price|reward|bounty|fine|fee|salary|budget|cost|prize)\b", "amount", ("MONEY", "QUANTITY", "CARDINAL", "PERCENT")),
     (r"\b(?:how (?:many|much)|what number of)\b(?:\s+" + _NOUN + r")?", "count", ("CARDINAL", "QUANTITY", "MONEY", "PERCENT")),
-    (r"\b(?:what|which) (?:percentage|percent|proportion)\b", "count", ("PERCENT", "CARDINAL")),
+    (r"\b(?:what|which) (?:(?:is|was|are|were) the )?(?:[a-z-]+ )?(?:percentage|percent|proportion)\b", "count", ("PERCENT", "CARDINAL")),
     (r"\b(?:what|how) (?:is|was|are|were) the (?:length|distance|height|width|depth|area|size|population|weight|speed|capacity)\b"
      r"|\bin (?:kilomet|km|miles|met(?:re|er)s|feet|tonnes|tons|kilograms|kg)", "count", ("QUANTITY", "CARDINAL")),
     (r"\b(?:what|how) (?:is|was|are|were) the (?:value|cost|price)\b|\bin (?:dollars|euros|pounds|rupees)\b", "amount", ("MONEY", "CARDINAL")),
     (r"\bwhen\b|\b(?:what|which) (?:year|date|day|month|time|century|decade|period)s?\b|\bhow old\b", "time", ("DATE", "TIME")),
-    (r"\bwhere\b|\b(?:what|which) (?:[a-z-]+ )?(?:(?:city|country|countries|cities|place|region|state|capital|town|province|continent|location|nation)s?)\b", "place", ("GPE", "LOC", "FAC")),
+    (r"\bwhere\b|\b(?:what|which) (?:[a-z-]+ )?(?:(?:city|country|countries|cities|place|region|state|capital|town|province|continent|location|nation)s?)\b"
+     r"|\b(?:what|which) (?:is|was|are|were) the (?:[a-z-]+ )?(?:city|country|capital|town|province|continent)\b", "place", ("GPE", "LOC", "FAC")),
+    (r"\bwhat (?:is|was|are|were) (?:the |their |its |his |her )?names? of\b|^name (?:a|an|the|one|some)\b", "name",
+     ("PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "EVENT", "WORK_OF_ART", "LAW", "PRODUCT")),
     (r"\b(?:what|which) (?:organi[sz]ation|agency|company|party|group|body|newspaper|paper|outlet|institution|department|ministry|bank|university|team|club)s?\b", "organization", ("ORG",)),
     (r"\b(?:what|which) (?:nationality|religion|ethnicity)\b", "organization", ("NORP",)),
     (r"\bwho(?:m|se)?\b|\b(?:what|which) (?:(?:[a-z-]+ ){0,2}(?:person|man|woman|leader|minister|president|official|spokesperson|spokesman|spokeswoman|chief|writer|author|diplomat|ambassador|general|king|queen|emperor|ruler|secretary|senator|governor|envoy|premier|prime minister)s?)\b", "person", ("PERSON", "ORG", "NORP")),
@@ -217,8 +220,12 @@ def choose_span(
             return SpanChoice(clause.start(), len(sentence.rstrip(".”\"' ")), 0.02, 1.0)
         return whole
     if kind.kind == "thing":
+        # a phrase that names the noun; else what the question's verb takes ("what policy
+        # gave Britain dominance?" "[free trade] gave ..."); else a phrase merely beside it
         return (
-            _thing_phrase(sentence, kind.noun or "", entities, phrases, question_stems)
+            _thing_phrase(sentence, kind.noun or "", entities, phrases, question_stems, min_score=0.9)
+            or _new_argument(sentence, arguments, question_stems)
+            or _thing_phrase(sentence, kind.noun or "", entities, phrases, question_stems)
             or _closest_phrase(sentence, [(a, b) for a, b, _ in entities] + proper_names(sentence), question_stems)
             or _closest_phrase(sentence, phrases, question_stems)
             or whole
@@ -314,7 +321,7 @@ def _names_expansion(sentence: str, tokens, stems: list[str], inside: list[int],
 # Labels that may answer when nothing better is there, but make a weaker answer: a "who"
 # question answered by an organisation or a nationality.
 _FALLBACK_LABELS = {"person": frozenset({"ORG", "NORP"})}
-_NAME_KINDS = ("person", "organization", "place")
+_NAME_KINDS = ("person", "organization", "place", "name")
 _NOT_NAMES = frozenset({"DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY"})
 _PROPER_NAME = re.compile(r"[A-Z][\w’'.-]*(?:(?:\s+(?:of|de|von|van|al|bin|and)\s+|\s+)[A-Z][\w’'.-]*)*")
 
@@ -413,7 +420,7 @@ def _of_extended(sentence: str, spans: list[tuple[int, int]]) -> list[tuple[int,
 
 def _thing_phrase(
     sentence: str, noun: str, entities: list[tuple[int, int, str]], phrases: Iterable[tuple[int, int]],
-    question_stems: dict[str, float],
+    question_stems: dict[str, float], min_score: float = 0.6,
 ) -> SpanChoice | None:
     """For "which NOUN" questions: the phrase that names the NOUN ("Lahore and Simla agreements",
     "the 2016 Uri attack", "policy of neutrality") or the name right beside it ("poet Theodor
@@ -437,7 +444,7 @@ def _thing_phrase(
         score += 0.1 * min(_proximity(stems, inside[0], inside[-1], question_stems), 2.0)
         if best is None or score > best[0] + 1e-9 or (abs(score - best[0]) < 1e-9 and end - start < best[2] - best[1]):
             best = (score, start, end)
-    if best is None or best[0] < 0.6:
+    if best is None or best[0] < min_score:
         return None
     return SpanChoice(best[1], best[2], 0.06, 1.0)
 
@@ -481,7 +488,9 @@ def question_predicate(question_doc: Any) -> Predicate | None:
     # "what" asks for the object when the verb has another subject or when the parser says so
     # ("what does the resolution demand?"), else for the subject ("what caused X?")
     wh = next((t for t in question_doc if t.lower_ in ("what", "which")), None)
-    has_subject = any(c.dep_ in _SUBJECT_DEPS and c.lower_ not in ("what", "which") for v in verbs for c in v.children)
+    if wh is not None and wh.dep_ == "det":
+        wh = wh.head  # "what policy": the phrase, not the determiner, fills the verb's slot
+    has_subject = any(c.dep_ in _SUBJECT_DEPS and (wh is None or c.i != wh.i) and c.lower_ not in ("what", "which") for v in verbs for c in v.children)
     if has_subject or (wh is not None and wh.dep_ in ("dobj", "pobj", "attr", "oprd", "dative")):
         role = "object"
     else:

@@ -22,6 +22,8 @@ def nlp():
     ("What Swiss city was the centre of the movement?", "place"),
     ("What is the length of the pipeline in kilometres?", "count"),
     ("What had Pakistan hoped would happen?", "sentence"),
+    ("What was the name of the army chief's successor?", "name"), ("What was the capital of the empire?", "place"),
+    ("What is the minimum percent of alcohol required?", "count"),
 ])
 def test_answer_type_follows_the_question_word(question, kind):
     assert answer_type(question).kind == kind
@@ -73,3 +75,11 @@ def test_verb_arguments_answer_open_what_questions(nlp, question, sentence, expe
 
 def test_a_question_without_a_content_verb_has_no_predicate(nlp):
     assert question_predicate(nlp("What about the others?")) is None
+
+
+def test_which_noun_without_the_noun_in_the_sentence_takes_the_verbs_subject(nlp):
+    question, sentence = "What proclamation abolished Protestantism in France?", "The Edict of Fontainebleau abolished it in France."
+    kind = answer_type(question)
+    arguments = verb_arguments(nlp(sentence), question_predicate(nlp(question)))
+    choice = choose_span(sentence, [], kind, content_stems(question), arguments=arguments)
+    assert sentence[choice.start : choice.end] == "The Edict of Fontainebleau"
