@@ -64,7 +64,7 @@ def answer_type(question: str) -> AnswerType:
     best: tuple[tuple[int, bool, int, int], AnswerType] | None = None
     for order, (pattern, kind, labels) in enumerate(_TYPE_RULES):
         match = re.search(pattern, lowered)
-        if not match:
+        if not match or _relative_pronoun(lowered, match):
             continue
         groups = match.groupdict()
         noun = groups.get("noun") or _head_noun(groups.get("words"))
@@ -79,6 +79,14 @@ def answer_type(question: str) -> AnswerType:
         if best is None or key < best[0]:
             best = (key, found)
     return best[1] if best else AnswerType("sentence")
+
+
+def _relative_pronoun(question: str, match: re.Match) -> bool:
+    """Whether a matched "who"/"which" opens a relative clause ("Huguenots who stayed") rather
+    than asking: it follows a content word and another question word came first."""
+    before = question[: match.start()].split()
+    asked_earlier = any(w in ("what", "which", "when", "where", "how", "why", "who") for w in before)
+    return bool(before) and asked_earlier and before[-1].strip(",") not in STOPWORDS
 
 
 def _head_noun(words: str | None) -> str | None:

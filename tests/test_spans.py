@@ -24,6 +24,7 @@ def nlp():
     ("What had Pakistan hoped would happen?", "sentence"),
     ("What was the name of the army chief's successor?", "name"), ("What was the capital of the empire?", "place"),
     ("What is the minimum percent of alcohol required?", "count"),
+    ("What were Huguenots who stayed in France known as?", "sentence"),  # "who" opens a clause
 ])
 def test_answer_type_follows_the_question_word(question, kind):
     assert answer_type(question).kind == kind
