@@ -22,9 +22,10 @@ from rag.metrics import contains_gold
 from rag.store import Index
 
 FEATURES = ("dense", "lexical", "context", "absent", "typed", "open")
-# not fitted: a when/who/how-many question whose sentence holds no date, name or number is
-# declined outright (Answerer.CONF_WEIGHTS["untyped"]), so those questions are left out of the fit
-RULE = "untyped"
+# not fitted: a when/who/how-many question whose sentence holds no date, name or number, and a
+# question pinned to a date its passage never gives, are declined outright (their weights in
+# Answerer.CONF_WEIGHTS), so those questions are left out of the fit
+RULES = ("untyped", "other_date")
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.002, steps: int = 20000, lr: float = 0.5) -> np.ndarray:
@@ -43,7 +44,7 @@ def evidence(index_dir: Path, golds: list[dict]) -> tuple[np.ndarray, np.ndarray
     index = Index.open(index_dir)
     answerer = Answerer(index, Embedder(index.config.embedding).warm_up())
     answers = answerer.ask_batch([g["question"] for g in golds], [g.get("history", []) for g in golds], threshold=0.0)
-    x = np.array([[a.evidence.get(f, 0.0) for f in (*FEATURES, RULE)] for a in answers])
+    x = np.array([[a.evidence.get(f, 0.0) for f in (*FEATURES, *RULES)] for a in answers])
     right = np.array([1.0 if g["answers"] and contains_gold(a.answer, g["answers"]) else 0.0 for g, a in zip(golds, answers)])
     answerable = np.array([bool(g["answers"]) for g in golds])
     return x, right, answerable
@@ -51,8 +52,9 @@ def evidence(index_dir: Path, golds: list[dict]) -> tuple[np.ndarray, np.ndarray
 
 def confidence_of(weights: np.ndarray, x: np.ndarray) -> np.ndarray:
     """The answerer's confidence: the fitted logistic, zero where the rule declines."""
-    fitted = 1.0 / (1.0 + np.exp(-(weights[0] + x[:, :-1] @ weights[1:])))
-    return np.where(x[:, -1] > 0, 0.0, fitted)
+    rules = len(RULES)
+    fitted = 1.0 / (1.0 + np.exp(-(weights[0] + x[:, :-rules] @ weights[1:])))
+    return np.where(x[:, -rules:].any(axis=1), 0.0, fitted)
 
 
 def trade_off(name: str, confidence: np.ndarray, right: np.ndarray, answerable: np.ndarray) -> None:
@@ -79,8 +81,8 @@ def main() -> None:
         sets["SQuAD"] = evidence(args.squad_index, squad[: args.limit])
     x = np.vstack([s[0] for s in sets.values()])
     y = np.concatenate([s[1] for s in sets.values()])
-    fitted = x[:, -1] == 0
-    weights = fit_logistic(x[fitted, :-1], y[fitted])
+    fitted = ~x[:, -len(RULES):].any(axis=1)
+    weights = fit_logistic(x[fitted, : -len(RULES)], y[fitted])
     print("CONF_BIAS =", round(float(weights[0]), 2))
     print("CONF_WEIGHTS =", {f: round(float(w), 2) for f, w in zip(FEATURES, weights[1:])})
     for name, (features, right, answerable) in sets.items():

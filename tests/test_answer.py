@@ -117,3 +117,10 @@ def test_a_quotation_that_runs_on_is_quoted_whole(answerer):
 def test_a_question_for_a_date_number_or_name_the_passages_lack_is_declined(answerer, question):
     answer = answerer.ask(question)
     assert answer.abstained and answer.answer is None
+
+
+def test_a_question_pinned_to_a_date_the_passage_lacks_is_declined(answerer):
+    answered = answerer.ask("How many countries voted against Russia in the special UNGA session?")
+    assert answered.answer == "141 countries" and answered.evidence["other_date"] == 0.0
+    pinned = answerer.ask("How many countries voted against Russia in the UNGA session of October 2022?")
+    assert pinned.abstained and pinned.evidence["other_date"] == 1.0
