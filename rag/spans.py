@@ -177,6 +177,12 @@ def _quotations(sentence: str) -> list[re.Match]:
     return closed + ([tail] if tail else [])
 
 
+def ends_in_open_quotation(sentence: str) -> bool:
+    """Whether a quotation opens in ``sentence`` and runs on past its end."""
+    quotations = _quotations(sentence)
+    return bool(quotations) and quotations[-1].re is _OPEN_QUOTE
+
+
 def type_hint(sentence: str, kind: AnswerType) -> float:
     """Cheap evidence, before NER, that a sentence holds a span of the wanted kind."""
     if kind.kind in ("count", "amount"):
@@ -285,6 +291,7 @@ def choose_span(
             len(acronym) > 2 and acronym in question_stems
         ) or _names_expansion(sentence, tokens, stems, inside, question_stems):
             continue  # the question already names it
+        found_end = end
         start, end = _extend_with_noun(tokens, stems, inside, start, end, kind, question_stems)
         if label == "PERSON":
             # "William of Montreuil": the NER model often stops at "of"
@@ -292,10 +299,12 @@ def choose_span(
             end += of_place.end() if of_place else 0
         first = inside[0]
         last = max(i for i, t in enumerate(tokens) if t[1] <= end)
+        # the question's noun a count keeps ("three-hour [meeting]") is still next to it
+        kept = [i for i, t in enumerate(tokens) if found_end < t[1] <= end] if end > found_end else []
         score = (
             0.10
             - SPAN_LABEL_PENALTY * (kind.labels.index(label) if label in kind.labels else len(kind.labels) + 3)
-            + SPAN_PROXIMITY_WEIGHT * _proximity(stems, first, last, question_stems)
+            + SPAN_PROXIMITY_WEIGHT * _proximity(stems, first, last, question_stems, kept)
             + (0.04 if kind.kind == "time" and _MONTH_OR_YEAR.search(sentence[start:end]) else 0.0)
             + (0.03 if kind.plural and "," in sentence[start:end] else 0.0)
             + (0.03 if kind.kind == "place" and first > 0 and tokens[first - 1][2].lower() in ("in", "at") else 0.0)
@@ -349,14 +358,16 @@ def proper_names(sentence: str) -> list[tuple[int, int]]:
 _TITLES = frozenset({"mr", "mrs", "ms", "dr", "pm", "presid", "minist", "prime", "general", "chief", "secretari"})
 
 
-def _proximity(stems: list[str], first: int, last: int, question_stems: dict[str, float]) -> float:
+def _proximity(stems: list[str], first: int, last: int, question_stems: dict[str, float], kept: Iterable[int] = ()) -> float:
     """How closely the question's words surround tokens ``first..last``: each question stem
-    counts its weight over its squared token distance, summed over at most the four nearest."""
+    counts its weight over its squared token distance, summed over at most the four nearest.
+    Tokens in ``kept`` (inside the span) count as adjacent."""
     nearest: dict[str, float] = {}
+    kept = set(kept)
     for i, stem in enumerate(stems):
         weight = question_stems.get(stem, 0.0)
-        if weight and not first <= i <= last:
-            distance = first - i if i < first else i - last
+        if weight and (i in kept or not first <= i <= last):
+            distance = 1 if i in kept else first - i if i < first else i - last
             nearest[stem] = max(nearest.get(stem, 0.0), weight / distance**2)
     return sum(sorted(nearest.values(), reverse=True)[:4])
 

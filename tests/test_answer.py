@@ -63,6 +63,29 @@ def test_follow_up_uses_the_conversation(answerer):
     assert answerer.ask("And how many abstained?", history).answer == "35 countries"
     history = ["Which US defence secretary visited Pakistan with the do more message?"]
     assert answerer.ask("And which secretary of state did the same?", history).answer == "Rex Tillerson"
+    # "two-day visit", said twice in one article, is not two sources agreeing
+    history = ["Who met Vladimir Putin in the Kremlin when Russia invaded Ukraine?"]
+    assert answerer.ask("How long did the meeting with Putin last?", history).answer == "three-hour meeting"
+
+
+def test_a_long_earlier_question_does_not_outweigh_the_follow_up(answerer):
+    # the earlier question shares many words with the sentence about European leaders; the
+    # follow-up's own words ("American president", "brief exchange") pick the one about Biden
+    history = ["Which Pakistani prime minister met several European leaders on the sidelines of the UN General Assembly session?"]
+    answer = answerer.ask("Which American president did he have a brief exchange with?", history)
+    assert answer.answer == "Joe Biden"
+    # "American" is found in a passage that says "US President"
+    assert answer.evidence["absent"] == 0.0
+
+
+def test_a_why_question_answered_inside_a_quotation_takes_the_whole_quotation(answerer):
+    answer = answerer.ask("Why did an official say Russia is the key goal?")
+    assert answer.answer.startswith("One official said: “Russia is the key goal.")
+    assert "They [Russia] are a superpower" in answer.answer
+    first = answer.citations[0]
+    text = answerer.index.document_text(first.doc)
+    assert text[answer.answer_span.start : answer.answer_span.end] == answer.answer
+    assert first.quote == text[first.start : first.end] and answer.answer in first.quote
 
 
 def test_ask_is_ask_batch_of_one(answerer):

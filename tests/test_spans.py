@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.spans import answer_type, choose_span, content_stems, question_predicate, verb_arguments
+from rag.spans import answer_type, choose_span, content_stems, ends_in_open_quotation, question_predicate, verb_arguments
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,18 @@ def test_a_count_is_not_the_year_of_a_date():
     assert _choose(sentence, [(start, start + 4, "DATE")], "How many people were killed in the Uri attack?")[1] == 0.0
     sentence = "In this session 141 countries voted against Russia and 35 countries abstained."
     assert _choose(sentence, [], "How many countries abstained?") == ("35 countries", 1.0)
+
+
+def test_a_duration_that_keeps_the_questions_noun_beats_one_that_does_not():
+    # "two-day" sits among the question's other words, "three-hour" qualifies its "meeting"
+    sentence = "Khan met Putin on his two-day visit to Moscow, in a three-hour meeting."
+    assert _choose(sentence, [], "How long did Khan's meeting with Putin last?") == ("three-hour meeting", 1.0)
+
+
+def test_a_quotation_left_open_at_the_end_of_a_sentence_is_noticed():
+    assert ends_in_open_quotation("One official said: “Russia is the key goal.")
+    assert not ends_in_open_quotation("He said “Pakistan will not take part in any war”.")
+    assert not ends_in_open_quotation("There will be exchanges of visits,” he told The Nation.")
 
 
 def test_a_span_the_question_already_names_is_skipped():
