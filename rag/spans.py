@@ -390,9 +390,10 @@ def _closest_phrase(sentence: str, phrases: Iterable[tuple[int, int]], question_
         score = _proximity(stems, inside[0], inside[-1], question_stems)
         if best is None or score > best[0]:
             best = (score, start, end)
-    if best is None or best[0] < 0.6:  # the question points at no phrase clearly: keep the sentence
+    if best is None or best[0] < 0.3:  # the question points at no phrase: keep the sentence
         return None
-    return SpanChoice(best[1], best[2], 0.02 * min(best[0], 2.0), 1.0)
+    # a phrase only loosely beside the question's words is given, but is no evidence
+    return SpanChoice(best[1], best[2], 0.02 * min(best[0], 2.0), 1.0 if best[0] >= 0.6 else 0.0)
 
 
 def _extend_with_noun(tokens, stems, inside, start, end, kind: AnswerType, question_stems: dict[str, float]) -> tuple[int, int]:
