@@ -41,7 +41,7 @@ _TYPE_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (r"\b(?:what|how) (?:is|was|are|were) the (?:length|distance|height|width|depth|area|size|population|weight|speed|capacity)\b"
      r"|\bin (?:kilomet|km|miles|met(?:re|er)s|feet|tonnes|tons|kilograms|kg)", "count", ("QUANTITY", "CARDINAL")),
     (r"\b(?:what|how) (?:is|was|are|were) the (?:value|cost|price)\b|\bin (?:dollars|euros|pounds|rupees)\b", "amount", ("MONEY", "CARDINAL")),
-    (r"\bwhen\b|\b(?:what|which) (?:year|date|day|month|time|century|decade|period)s?\b|\bhow old\b", "time", ("DATE", "TIME")),
+    (r"\bwhen\b|\b(?:what|which) (?P<noun>year|date|day|month|time|century|decade|period)s?\b|\bhow old\b", "time", ("DATE", "TIME")),
     (r"\bwhere\b|\b(?:what|which) (?:[a-z-]+ )?(?:(?:city|country|countries|cities|place|region|state|capital|town|province|continent|location|nation)s?)\b"
      r"|\b(?:what|which) (?:is|was|are|were) the (?:[a-z-]+ )?(?:city|country|capital|town|province|continent)\b", "place", ("GPE", "LOC", "FAC")),
     (r"\bwhat (?:is|was|are|were) (?:the |their |its |his |her )?names? of\b|^name (?:a|an|the|one|some)\b", "name",
@@ -55,7 +55,7 @@ _TYPE_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (r"\b(?:which|what) (?P<words>[a-z][a-z-]*(?: [a-z][a-z-]*)?)", "thing", ()),
 )
 _PERSON_ROLE = re.compile(r"\b(?:person|man|woman|leader|minister|president|official|spokesperson|spokesman|spokeswoman|writer|author|diplomat|ambassador|king|queen|emperor|ruler|secretary|senator|governor|envoy|premier|mayor|judge|chairman|ceo|founder|husband|wife|son|daughter|father|mother)s?\b")
-_PLURAL_HINT = re.compile(r"\b(?:which|what) (?:[a-z]+ )?(?:countries|cities|nations|states|people|leaders|members|agreements|names|ones|parties|groups|organi[sz]ations)\b|\bwho (?:are|were)\b|\bwhich .*\bthose\b")
+_PLURAL_HINT = re.compile(r"\b(?:which|what) (?:[a-z]+ )?(?:countries|cities|nations|states|people|leaders|members|agreements|names|ones|parties|groups|organi[sz]ations)\b|\b(?:which|what) (?:dates|days)\b|\bwho (?:are|were)\b|\bwhich .*\bthose\b")
 
 
 def answer_type(question: str) -> AnswerType:
@@ -125,6 +125,11 @@ _NUMBER_WORD = r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|e
 _DURATION = re.compile(rf"\b{_NUMBER_WORD}[- ](?:minute|hour|day|week|month|year|decade|line|page|word)s?(?:[- ]long)?\b", re.I)
 _DURATION_UNIT = re.compile(r"\b(?:minute|hour|day|week|month|year|decade|century|centuries)s?\b|-(?:minute|hour|day|week|month|year)\b", re.I)
 _NUMBER = re.compile(r"(?<![\w$£€])(?:[$£€])?\d[\d,.]*(?:\s?(?:million|billion|trillion|percent|%))?(?!\w)")
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*"
+# a day of the calendar ("23-24 February", "January 18, 1974", "Thursday"), not a bare year
+_DAY_DATE = re.compile(rf"\b{_MONTH}\.? \d{{1,2}}\b|\b\d{{1,2}}(?:\s?[-–]\s?\d{{1,2}})? {_MONTH}\b|\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b", re.I)
+# a span that gives several things: a list or a range
+_SEVERAL = re.compile(r",|\band\b|\d\s?[-–]\s?\d")
 _MONTH_OR_YEAR = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(?:1[6-9]|20)\d\d\b", re.I)
 _PLACE_AFTER = re.compile(r"\b(?:in|at|to|from)\s+((?:[A-Z][a-z]+)(?:\s[A-Z][a-z]+){0,2})")
 _QUOTE = re.compile(r"[“\"]([^”\"]{8,}?)[,.]?[”\"]")
@@ -189,6 +194,8 @@ def type_hint(sentence: str, kind: AnswerType) -> float:
         return 1.0 if _NUMBER.search(sentence) or re.search(rf"\b{_NUMBER_WORD}\b", sentence, re.I) else 0.0
     if kind.kind == "duration":
         return 1.0 if _DURATION.search(sentence) else 0.0
+    if kind.kind == "time" and kind.noun in ("date", "day"):
+        return 1.0 if _DAY_DATE.search(sentence) else 0.0
     if kind.kind == "time":
         return 1.0 if _MONTH_OR_YEAR.search(sentence) or re.search(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b", sentence, re.I) else 0.0
     if kind.kind == "quote":
@@ -280,6 +287,9 @@ def choose_span(
             (m.start(), m.end(), "CARDINAL") for m in numbers
             if not _overlaps((m.start(), m.end()), excluded) and ("MONEY" in kind.labels or m.group(0)[0] not in "$£€")
         ]
+    if kind.kind == "time" and kind.noun in ("date", "day"):
+        # "on what date" asks for a day of the calendar, not "2022" nor "23 years"
+        spans = [e for e in spans if _DAY_DATE.search(sentence[e[0] : e[1]])]
     if kind.plural:
         spans = _merge_lists(sentence, spans)
     best: tuple[float, int, int, str] | None = None
@@ -306,7 +316,7 @@ def choose_span(
             - SPAN_LABEL_PENALTY * (kind.labels.index(label) if label in kind.labels else len(kind.labels) + 3)
             + SPAN_PROXIMITY_WEIGHT * _proximity(stems, first, last, question_stems, kept)
             + (0.04 if kind.kind == "time" and _MONTH_OR_YEAR.search(sentence[start:end]) else 0.0)
-            + (0.03 if kind.plural and "," in sentence[start:end] else 0.0)
+            + (0.03 if kind.plural and _SEVERAL.search(sentence[start:end]) else 0.0)
             + (0.03 if kind.kind == "place" and first > 0 and tokens[first - 1][2].lower() in ("in", "at") else 0.0)
         )
         shorter = end - start < best[2] - best[1] if best else True

@@ -58,6 +58,17 @@ def test_a_duration_that_keeps_the_questions_noun_beats_one_that_does_not():
     assert _choose(sentence, [], "How long did Khan's meeting with Putin last?") == ("three-hour meeting", 1.0)
 
 
+def test_a_date_question_wants_a_day_of_the_calendar_not_a_year():
+    sentence = "Ever since Biden came to power in 2022, Khan has waited for a call."
+    year = sentence.index("2022")
+    assert _choose(sentence, [(year, year + 4, "DATE")], "On what date did Khan meet Putin?")[1] == 0.0
+    assert _choose(sentence, [(year, year + 4, "DATE")], "In what year did Biden come to power?") == ("2022", 1.0)
+    sentence = "On Thursday Khan, on a two-day visit (23-24 February), met Putin."
+    days = sentence.index("23-24")
+    entities = [(3, 11, "DATE"), (days, days + 14, "DATE")]
+    assert _choose(sentence, entities, "On what dates was Khan's trip to Russia?") == ("23-24 February", 1.0)
+
+
 def test_a_quotation_left_open_at_the_end_of_a_sentence_is_noticed():
     assert ends_in_open_quotation("One official said: “Russia is the key goal.")
     assert not ends_in_open_quotation("He said “Pakistan will not take part in any war”.")
