@@ -200,6 +200,8 @@ def type_hint(sentence: str, kind: AnswerType) -> float:
         return 1.0 if _MONTH_OR_YEAR.search(sentence) or re.search(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b", sentence, re.I) else 0.0
     if kind.kind == "quote":
         return 1.0 if _quotations(sentence) else 0.0
+    if kind.kind == "clause":
+        return 1.0 if _CLAUSE.search(sentence) else 0.0  # a sentence that gives a reason
     if kind.kind == "thing" and kind.noun:
         return 1.0 if _noun_stems(kind) & set(_token_stems(_tokens(sentence))) else 0.0
     return 0.0

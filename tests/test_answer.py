@@ -88,6 +88,13 @@ def test_a_why_question_answered_inside_a_quotation_takes_the_whole_quotation(an
     assert first.quote == text[first.start : first.end] and answer.answer in first.quote
 
 
+def test_a_why_question_prefers_the_sentence_that_gives_a_reason(answerer):
+    # the headline "US, allies pushing Pakistan to vote against Russia at UN" is closer in
+    # words; the sentence with "insisting that ..." is the one that says why
+    answer = answerer.ask("Why did Pakistan say it had refused to take sides in the UN vote?")
+    assert answer.answer == "insisting that siding with either side would deny the country a role of a possible peace broker"
+
+
 def test_ask_is_ask_batch_of_one(answerer):
     single = answerer.ask("Who offered to mediate between Islamabad and New Delhi?").to_dict()
     [batched] = answerer.ask_batch(["Who offered to mediate between Islamabad and New Delhi?"], [[]])

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag.spans import answer_type, choose_span, content_stems, ends_in_open_quotation, question_predicate, verb_arguments
+from rag.spans import (
+    answer_type, choose_span, content_stems, ends_in_open_quotation, question_predicate, type_hint, verb_arguments,
+)
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +69,12 @@ def test_a_date_question_wants_a_day_of_the_calendar_not_a_year():
     days = sentence.index("23-24")
     entities = [(3, 11, "DATE"), (days, days + 14, "DATE")]
     assert _choose(sentence, entities, "On what dates was Khan's trip to Russia?") == ("23-24 February", 1.0)
+
+
+def test_a_why_question_looks_for_a_sentence_that_gives_a_reason():
+    why = answer_type("Why did Pakistan stay neutral?")
+    assert type_hint("Pakistan stayed neutral, insisting that siding would deny it a role.", why) == 1.0
+    assert type_hint("Pakistan stayed neutral in the vote.", why) == 0.0
 
 
 def test_a_quotation_left_open_at_the_end_of_a_sentence_is_noticed():
