@@ -49,7 +49,7 @@ _TYPE_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (r"\b(?:what|which) (?:organi[sz]ation|agency|company|party|group|body|newspaper|paper|outlet|institution|department|ministry|bank|university|team|club)s?\b", "organization", ("ORG",)),
     (r"\b(?:what|which) (?:nationality|religion|ethnicity)\b", "organization", ("NORP",)),
     (r"\bwho(?:m|se)?\b|\b(?:what|which) (?:(?:[a-z-]+ ){0,2}(?:person|man|woman|leader|minister|president|official|spokesperson|spokesman|spokeswoman|chief|writer|author|diplomat|ambassador|general|king|queen|emperor|ruler|secretary|senator|governor|envoy|premier|prime minister)s?)\b", "person", ("PERSON", "ORG", "NORP")),
-    (r"\b(?:what|which) (?:remark|statement|comment|words|message|phrase|slogan|quote)s?\b|\bwhat did\b.*\b(?:say|said|tell|told|warn|add|ask|asked|write|wrote|state|call|describe)\b|\bhow did\b.*\b(?:describe|call|term)\b|\bwhat (?:does|do)\b.*\bsay\b|\bwhat was said\b", "quote", ()),
+    (r"\b(?:what|which) (?:remark|statement|comment|words|message|phrase|slogan|quote|question)s?\b|\bwhat did\b.*\b(?:say|said|tell|told|warn|add|ask|asked|write|wrote|state|call|describe)\b|\bhow did\b.*\b(?:describe|call|term)\b|\bwhat (?:does|do)\b.*\bsay\b|\bwhat was said\b", "quote", ()),
     (r"\bwhy\b|\bfor what reason\b|\bhow did\b|\bhow does\b|\bhow do\b|\bwhat for\b", "clause", ()),
     (r"\b(?:which|what) (?:type|kind|sort|form|class|category|variety) of (?P<words>[a-z][a-z-]*)", "thing", ()),
     (r"\b(?:which|what) (?P<words>[a-z][a-z-]*(?: [a-z][a-z-]*)?)", "thing", ()),
@@ -72,6 +72,8 @@ def answer_type(question: str) -> AnswerType:
             continue
         if kind == "person" and _PERSON_ROLE.search(lowered):
             labels = ("PERSON",)  # "who is the ambassador": a person, not an organisation
+        if kind == "name" and _PERSON_ROLE.match(lowered[match.end() :].removeprefix(" the ").strip()):
+            kind, labels = "person", ("PERSON",)  # "the name of the author"
         found = AnswerType(kind, labels, noun, bool(_PLURAL_HINT.search(lowered)))
         # the earliest wh-phrase wins; at the same start a typed rule beats the generic
         # "which NOUN", then the longer, more specific match wins
@@ -285,6 +287,11 @@ def choose_span(
         if "MONEY" not in kind.labels:
             excluded += [(a, b) for a, b, label in entities if label == "MONEY"]
         numbers = [*_NUMBER.finditer(sentence), *re.finditer(rf"\b{_NUMBER_WORD}\b", sentence, re.I)]
+        # "150" is part of "150 million", not an answer of its own
+        numbers = [
+            m for m in numbers
+            if not any(o.start() <= m.start() and m.end() <= o.end() and o.end() - o.start() > m.end() - m.start() for o in numbers)
+        ]
         spans += [
             (m.start(), m.end(), "CARDINAL") for m in numbers
             if not _overlaps((m.start(), m.end()), excluded) and ("MONEY" in kind.labels or m.group(0)[0] not in "$£€")
@@ -321,13 +328,23 @@ def choose_span(
             + (0.03 if kind.plural and _SEVERAL.search(sentence[start:end]) else 0.0)
             + (0.03 if kind.kind == "place" and first > 0 and tokens[first - 1][2].lower() in ("in", "at") else 0.0)
         )
+        counts_other = kind.kind == "count" and kind.noun is not None and _counts_something_else(tokens, stems, last, question_stems)
+        weak = counts_other or label == "NAME" or label in _FALLBACK_LABELS.get(kind.kind, ())
         shorter = end - start < best[2] - best[1] if best else True
         if best is None or score > best[0] + 1e-9 or (abs(score - best[0]) < 1e-9 and shorter != kind.plural):
-            best = (score, start, end, label)
+            best = (score, start, end, weak)
     if best is None:
         return whole
-    weak = best[3] == "NAME" or best[3] in _FALLBACK_LABELS.get(kind.kind, ())
-    return SpanChoice(best[1], best[2], best[0], 0.5 if weak else 1.0)
+    return SpanChoice(best[1], best[2], best[0], 0.5 if best[3] else 1.0)
+
+
+def _counts_something_else(tokens, stems, last: int, question_stems: dict[str, float]) -> bool:
+    """Whether the number ending at token ``last`` counts a thing the question does not name:
+    "after 23 [years]" for "how many cabinet ministers"."""
+    if last + 1 >= len(tokens):
+        return False
+    word = tokens[last + 1][2]
+    return word.islower() and word.isalpha() and word.endswith("s") and word not in STOPWORDS and stems[last + 1] not in question_stems
 
 
 def _overlaps(span: tuple[int, int], others: Iterable[tuple[int, int]]) -> bool:
@@ -349,6 +366,7 @@ def _names_expansion(sentence: str, tokens, stems: list[str], inside: list[int],
 
 # Labels that may answer when nothing better is there, but make a weaker answer: a "who"
 # question answered by an organisation or a nationality.
+_CURRENCY = re.compile(r"(?:dollar|rupee|euro|pound|yuan|yen)s?", re.I)
 _FALLBACK_LABELS = {"person": frozenset({"ORG", "NORP"})}
 _NAME_KINDS = ("person", "organization", "place", "name")
 _NOT_NAMES = frozenset({"DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY"})
@@ -409,10 +427,14 @@ def _closest_phrase(sentence: str, phrases: Iterable[tuple[int, int]], question_
 
 
 def _extend_with_noun(tokens, stems, inside, start, end, kind: AnswerType, question_stems: dict[str, float]) -> tuple[int, int]:
-    """A count keeps the noun it counts when the question names it: "three times", "23 years"."""
-    if kind.kind in ("count", "duration") and inside[-1] + 1 < len(tokens):
+    """A count keeps the noun it counts when the question names it ("three times", "23 years"),
+    a sum its currency word."""
+    if kind.kind in ("count", "duration", "amount") and inside[-1] + 1 < len(tokens):
         following = inside[-1] + 1
-        if stems[following] in question_stems or stems[following] in _noun_stems(kind):
+        # a sum keeps its currency ("150 million dollar"), a count or length the noun it counts
+        currency = kind.kind != "duration" and _CURRENCY.fullmatch(tokens[following][2])
+        counted = kind.kind != "amount" and (stems[following] in question_stems or stems[following] in _noun_stems(kind))
+        if currency or counted:
             if tokens[following][0] - end <= 1:
                 return start, tokens[following][1]
     return start, end

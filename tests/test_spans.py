@@ -27,6 +27,8 @@ def nlp():
     ("What was the name of the army chief's successor?", "name"), ("What was the capital of the empire?", "place"),
     ("What is the minimum percent of alcohol required?", "count"),
     ("What were Huguenots who stayed in France known as?", "sentence"),  # "who" opens a clause
+    ("What is the name of the author of the op-ed?", "person"),
+    ("What question did Khan put to the EU ambassadors?", "quote"),
 ])
 def test_answer_type_follows_the_question_word(question, kind):
     assert answer_type(question).kind == kind
@@ -81,6 +83,17 @@ def test_a_quotation_left_open_at_the_end_of_a_sentence_is_noticed():
     assert ends_in_open_quotation("One official said: “Russia is the key goal.")
     assert not ends_in_open_quotation("He said “Pakistan will not take part in any war”.")
     assert not ends_in_open_quotation("There will be exchanges of visits,” he told The Nation.")
+
+
+def test_a_sum_keeps_its_currency_word():
+    sentence = "Pakistan has already paid a 150 million dollar economy loss in other nations' wars."
+    assert _choose(sentence, [], "How much economic loss has Pakistan suffered?") == ("150 million dollar", 1.0)
+
+
+def test_a_number_that_counts_something_else_is_a_weak_answer():
+    sentence = "Khan was the first Pakistani PM who landed in Russia after 23 years."
+    assert _choose(sentence, [], "How many cabinet ministers travelled with Khan to Russia?") == ("23", 0.5)
+    assert _choose(sentence, [], "How many years had passed since a PM visited Russia?") == ("23 years", 1.0)
 
 
 def test_a_span_the_question_already_names_is_skipped():
