@@ -36,6 +36,7 @@ test: install browser
 
 eval: index
 	$(RAG) eval --dataset eval/gold/sample.jsonl
+	$(RAG) eval --dataset eval/gold/heldout.jsonl
 
 bench: install
 	$(RAG) bench

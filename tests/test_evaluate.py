@@ -8,25 +8,25 @@ import pytest
 
 from rag.answer import Answerer
 from rag.cli import build_parser
-from rag.embedding import Embedder
 from rag.evaluate import GoldFormatError, answer_questions, read_questions, read_squad, run
-from rag.ingest import SAMPLE_CORPUS, load_documents
 from rag.store import FEEDBACK_FILE, Index, build_index
 
 TRIBUNE, DAWN = "000_c843eb08c4d7e257.txt", "001_066d803ddee4351a.txt"
 SHARIF = "Which Pakistani prime minister met several European leaders on the sidelines of the UN General Assembly session?"
 
 
-@pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    return Embedder().warm_up()
+GOLD_SETS = sorted((Path(__file__).parent.parent / "eval" / "gold").glob("*.jsonl"))
 
 
-@pytest.fixture(scope="session")
-def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
-    index_dir = tmp_path_factory.mktemp("sample") / "index"
-    build_index(load_documents([SAMPLE_CORPUS]).documents, index_dir, embedder)
-    return index_dir
+@pytest.mark.parametrize("gold_file", GOLD_SETS, ids=lambda p: p.name)
+def test_shipped_gold_answers_are_verbatim_in_their_sources(gold_file, sample_documents):
+    texts = {doc.id: doc.text for doc in sample_documents}
+    questions = read_questions(gold_file, gold=True)
+    assert len({q["id"] for q in questions}) == len(questions)
+    for question in questions:
+        assert bool(question["answers"]) == bool(question["sources"]), question["id"]
+        for answer in question["answers"]:
+            assert any(answer in texts[doc] for doc in question["sources"]), (question["id"], answer)
 
 
 def write_jsonl(path: Path, lines: list) -> Path:
