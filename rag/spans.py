@@ -127,6 +127,7 @@ _NUMBER_WORD = r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|e
 _DURATION = re.compile(rf"\b{_NUMBER_WORD}[- ](?:minute|hour|day|week|month|year|decade|line|page|word)s?(?:[- ]long)?\b", re.I)
 _DURATION_UNIT = re.compile(r"\b(?:minute|hour|day|week|month|year|decade|century|centuries)s?\b|-(?:minute|hour|day|week|month|year)\b", re.I)
 _NUMBER = re.compile(r"(?<![\w$£€])(?:[$£€])?\d[\d,.]*(?:\s?(?:million|billion|trillion|percent|%))?(?!\w)")
+_CURRENCY = re.compile(r"(?:dollar|rupee|euro|pound|yuan|yen)s?", re.I)
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*"
 # a day of the calendar ("23-24 February", "January 18, 1974", "Thursday"), not a bare year
 _DAY_DATE = re.compile(rf"\b{_MONTH}\.? \d{{1,2}}\b|\b\d{{1,2}}(?:\s?[-–]\s?\d{{1,2}})? {_MONTH}\b|\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b", re.I)
@@ -328,7 +329,10 @@ def choose_span(
             + (0.03 if kind.plural and _SEVERAL.search(sentence[start:end]) else 0.0)
             + (0.03 if kind.kind == "place" and first > 0 and tokens[first - 1][2].lower() in ("in", "at") else 0.0)
         )
-        counts_other = kind.kind == "count" and kind.noun is not None and _counts_something_else(tokens, stems, last, question_stems)
+        counts_other = (
+            kind.kind == "count" and kind.noun is not None and end == found_end  # no counted noun kept
+            and _counts_something_else(tokens, stems, last, question_stems)
+        )
         weak = counts_other or label == "NAME" or label in _FALLBACK_LABELS.get(kind.kind, ())
         shorter = end - start < best[2] - best[1] if best else True
         if best is None or score > best[0] + 1e-9 or (abs(score - best[0]) < 1e-9 and shorter != kind.plural):
@@ -366,7 +370,6 @@ def _names_expansion(sentence: str, tokens, stems: list[str], inside: list[int],
 
 # Labels that may answer when nothing better is there, but make a weaker answer: a "who"
 # question answered by an organisation or a nationality.
-_CURRENCY = re.compile(r"(?:dollar|rupee|euro|pound|yuan|yen)s?", re.I)
 _FALLBACK_LABELS = {"person": frozenset({"ORG", "NORP"})}
 _NAME_KINDS = ("person", "organization", "place", "name")
 _NOT_NAMES = frozenset({"DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY"})
