@@ -7,7 +7,7 @@ PYTHON ?= python3
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install index demo ask test browser bench eval clean
+.PHONY: install index demo ask test browser bench eval train-reader clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ test: install browser
 eval: index
 	$(RAG) eval --dataset eval/gold/sample.jsonl
 	$(RAG) eval --dataset eval/gold/heldout.jsonl
+
+# Retrain the shipped reader (rag/reader/checkpoint) from the public data in ../shared (about
+# 30-60 min on 2 CPU cores); see docs/reader.md.
+BENCHMARKS ?= ../shared/benchmarks
+train-reader: install
+	$(RAG) train-reader --squad $(BENCHMARKS)/squad2-dev-half/squad2-dev-public.json \
+		--corpus $(BENCHMARKS)/bbc-news --split $(BENCHMARKS)/bbc-news-split.json
 
 bench: install
 	$(RAG) bench

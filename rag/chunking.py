@@ -15,15 +15,23 @@ _ABBREVIATIONS = frozenset(
     jan feb mar apr jun jul aug sep sept oct nov dec""".split()
 )
 # End punctuation, closing quotes or brackets, then white space and what may open a sentence.
-_BOUNDARY = re.compile(r"[.!?…]+[\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9])")
-_WORD_BEFORE = re.compile(r"(\S+)$")
+# A match starts only where a run of end punctuation starts: tried at every dot of a long run
+# ("........"), the greedy run would be re-read from each one, quadratic in the run's length.
+_BOUNDARY = re.compile(r"(?<![.!?…])[.!?…]+[\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9])")
+# No abbreviation is longer than this: the word before a full stop is looked for only this far
+# back, so each full stop costs the same however long the text before it.
+_LONGEST_WORD = 40
 
 
 def _is_abbreviation(text: str, dot_end: int) -> bool:
-    match = _WORD_BEFORE.search(text, 0, dot_end)
-    if not match:
+    window_start = max(0, dot_end - _LONGEST_WORD)
+    window = text[window_start:dot_end]
+    words = window.split()
+    if not words:
         return False
-    word = match.group(1).rstrip(".").lstrip("(\"“‘'").lower()
+    if len(words) == 1 and window_start > 0 and not window[0].isspace() and not text[window_start - 1].isspace():
+        return False  # the word runs on before the window: longer than any abbreviation
+    word = words[-1].rstrip(".").lstrip("(\"“‘'").lower()
     # single initials ("J. Smith") and listed abbreviations do not end a sentence
     return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
 
@@ -86,15 +94,24 @@ def chunk_document(document: Document, config: ChunkingConfig, count_tokens: Tok
     """
     text = document.text
     sentences: list[Span] = []
+    counts: list[int | None] = []  # word pieces of each sentence; None for a piece not yet counted
     raw = document_sentences(document)
     for sentence, count in zip(raw, count_tokens([text[s.start : s.end] for s in raw])):
-        sentences.extend(
-            _split_long(text, sentence, count, config.max_tokens) if count > config.max_tokens else [sentence]
-        )
+        if count > config.max_tokens:
+            pieces = _split_long(text, sentence, count, config.max_tokens)
+            sentences.extend(pieces)
+            counts.extend([None] * len(pieces))
+        else:
+            sentences.append(sentence)
+            counts.append(count)
+    uncounted = [i for i, count in enumerate(counts) if count is None]
+    for i, count in zip(uncounted, count_tokens([text[sentences[i].start : sentences[i].end] for i in uncounted])):
+        counts[i] = count
     chunks = []
+    at = 0  # each sentence is tokenized once: runs take their counts in order
     for run in _contiguous_runs(text, sentences):
-        counts = count_tokens([text[s.start : s.end] for s in run])
-        for first, last in _windows(counts, config.max_tokens, config.overlap_sentences):
+        run_counts, at = counts[at : at + len(run)], at + len(run)
+        for first, last in _windows(run_counts, config.max_tokens, config.overlap_sentences):
             members = tuple(run[first:last])
             start, end = members[0].start, members[-1].end
             if end - start < config.min_chunk_chars and chunks:

@@ -54,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="an earlier question of the conversation (repeatable, oldest first)")
     ask.add_argument("--batch", type=Path, metavar="IN.jsonl", help="answer every question of a JSONL file")
     ask.add_argument("--out", type=Path, metavar="OUT.jsonl", help="where --batch writes its records")
-    ask.add_argument("--threshold", type=float, default=None, help="confidence under which to abstain")
+    ask.add_argument("--threshold", type=float, default=None,
+                     help="confidence under which to abstain (default: the reader's fitted threshold)")
+    ask.add_argument("--answers", type=int, default=1, metavar="N", help="give the N best distinct answers")
     _add_search_options(ask)
     _add_index_option(ask)
 
@@ -69,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=7860)
     _add_index_option(serve)
 
+    train_reader = commands.add_parser("train-reader", help="train the answer reader and fit its confidence")
+    from rag.reader.train import add_arguments as add_train_arguments
+
+    add_train_arguments(train_reader)
+
     bench = commands.add_parser("bench", help="indexing throughput and search/answer latency")
     from rag.bench import add_arguments as add_bench_arguments
 
@@ -81,16 +88,14 @@ def _print_json(record: Any) -> None:
 
 
 def _filter(args: argparse.Namespace):
-    from rag.ingest import parse_date
     from rag.retrieval import SearchFilter
+    from rag.validation import parse_iso_date
 
-    dates = []
-    for value in (args.date_from, args.date_to):
-        iso = parse_date(value) if value else None
-        if value and iso is None:
-            raise UserError(f"not a date: {value!r} (use YYYY-MM-DD)")
-        dates.append(iso)
-    where = SearchFilter(dates[0], dates[1], frozenset(args.doc) if args.doc else None)
+    date_from = parse_iso_date(args.date_from, "--date-from") if args.date_from else None
+    date_to = parse_iso_date(args.date_to, "--date-to") if args.date_to else None
+    if date_from and date_to and date_from > date_to:
+        raise UserError(f"the date range is empty: --date-from {date_from} is after --date-to {date_to}")
+    where = SearchFilter(date_from, date_to, frozenset(args.doc) if args.doc else None)
     return where or None
 
 
@@ -110,9 +115,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     from rag.store import build_index
 
     paths = args.paths or [SAMPLE_CORPUS]
-    result = load_documents(paths)
+    result = load_documents(paths, progress=not args.quiet)
     for problem in result.problems:
         print(f"warning: {problem}", file=sys.stderr)
+    for note in result.warnings:  # read and indexed, but worth a look
+        print(f"warning: {note}", file=sys.stderr)
     if not result.documents:
         raise UserError("no readable articles found in " + ", ".join(map(str, paths)))
     config = Config()
@@ -126,7 +133,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         f"into {args.index} in {report.seconds:.1f} s\n"
         f"  added {len(report.added)}, updated {len(report.updated)}, removed {len(report.removed)}, "
         f"unchanged {report.unchanged}; embedded {report.chunks_embedded} chunks ({rate:.1f} chunks/s); "
-        f"{report.duplicate_groups} near-duplicate group(s); skipped {len(result.problems)} input(s)"
+        f"{report.duplicate_groups} near-duplicate group(s); skipped {len(result.problems)} input(s); "
+        f"{len(result.warnings)} warning(s)"
     )
     return 0
 
@@ -134,10 +142,13 @@ def cmd_index(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     from rag.retrieval import Retriever
 
-    if not args.question.strip():
-        raise UserError("the question is empty")
+    from rag.validation import check_k, check_question
+
+    check_k(args.k)
+    where = _filter(args)
+    question = check_question(args.question, Config().answer)
     index, embedder = _load(args.index)
-    passages = Retriever(index, embedder).search(args.question, k=args.k, mode=args.mode, where=_filter(args))
+    passages = Retriever(index, embedder).search(question, k=args.k, mode=args.mode, where=where)
     if args.json:
         _print_json({"question": args.question, "passages": [p.to_dict() for p in passages]})
         return 0
@@ -179,6 +190,9 @@ def _print_answer(answer) -> None:
     for c in answer.citations:
         print(f"  [{c.n}] {c.title} — {c.doc}, {c.date or 'undated'}, chars {c.start}-{c.end}")
         print(f"      “{' '.join(c.quote.split())}”")
+    for n, other in enumerate(answer.alternatives, start=2):
+        source = other.citations[0]
+        print(f"Answer {n}: {other.answer} (confidence {other.confidence:.2f}; {source.doc}, chars {source.start}-{source.end})")
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -188,7 +202,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
         raise UserError("give a question, or --batch IN.jsonl --out OUT.jsonl")
     if args.batch is not None and args.out is None:
         raise UserError("--batch needs --out OUT.jsonl")
+    from rag.validation import check_history, check_k, check_question
+
+    check_k(args.k)
+    if args.answers < 1:
+        raise UserError(f"--answers must be at least 1, not {args.answers}")
     where = _filter(args)
+    if args.batch is None:  # refused before the model loads, as `rag search` does
+        check_question(args.question, Config().answer)
+        check_history(args.history, Config().answer)
     if args.batch is not None:
         from rag.evaluate import read_questions
 
@@ -197,12 +219,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
         from rag.evaluate import answer_questions
 
         answer_questions(Answerer(index, embedder), questions, args.out, k=args.k, mode=args.mode, where=where,
-                         threshold=args.threshold)
+                         threshold=args.threshold, answers=args.answers)
         print(f"answered {len(questions)} questions into {args.out}", file=sys.stderr)
         return 0
     index, embedder = _load(args.index)
     answer = Answerer(index, embedder).ask(
-        args.question, args.history, k=args.k, mode=args.mode, where=where, threshold=args.threshold
+        args.question, args.history, k=args.k, mode=args.mode, where=where, threshold=args.threshold,
+        answers=args.answers,
     )
     if args.json:
         _print_json(answer.to_dict())
@@ -224,6 +247,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_reader(args: argparse.Namespace) -> int:
+    from rag.reader.train import run
+
+    return run(args)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from rag.bench import run
 
@@ -232,12 +261,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "index": cmd_index, "search": cmd_search, "chunks": cmd_chunks, "ask": cmd_ask,
-    "eval": cmd_eval, "serve": cmd_serve, "bench": cmd_bench,
+    "eval": cmd_eval, "serve": cmd_serve, "bench": cmd_bench, "train-reader": cmd_train_reader,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from rag.answer import QuestionError
+    from rag.validation import QuestionError
     from rag.embedding import EmbeddingError
     from rag.store import IndexLoadError
 

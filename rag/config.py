@@ -52,9 +52,14 @@ class RetrievalConfig:
 class AnswerConfig:
     """Defaults for the extractive answerer."""
 
-    passages: int = 8  # passages whose sentences compete for the answer
-    threshold: float = 0.55  # confidence below which the answerer abstains (eval/calibrate.py)
-    max_question_chars: int = 1000
+    passages: int = 8  # passages retrieved per question
+    reader_passages: int = 6  # of those, how many the reader reads (its cost grows with them)
+    spans_per_passage: int = 3  # candidate spans the reader proposes per passage
+    # confidence below which the answerer abstains; None takes the threshold chosen with the
+    # reader's combiner on held-out questions (recorded in the checkpoint's metadata)
+    threshold: float | None = None
+    max_question_chars: int = 1000  # also the limit of each earlier question in a history
+    max_history_items: int = 20
 
 
 @dataclass(frozen=True)

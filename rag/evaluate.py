@@ -153,6 +153,7 @@ def answer_questions(
     mode: str | None = None,
     where: Any = None,
     threshold: float | None = None,
+    answers: int = 1,
 ) -> list[Record]:
     """Answer every question with one loaded Answerer; write ``{"id", **answer}`` per line.
 
@@ -165,7 +166,7 @@ def answer_questions(
                          disable=not sys.stderr.isatty()):
         answer = answerer.ask_batch(
             [question["question"]], [question.get("history") or []],
-            k=k, mode=mode, where=where, threshold=threshold,
+            k=k, mode=mode, where=where, threshold=threshold, answers=answers,
         )[0]
         records.append({"id": question["id"], **answer.to_dict()})
     if out_path is not None:
@@ -279,6 +280,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--corpus", type=Path, metavar="PATH",
                         help="articles for --dataset; the index is brought in line with them "
                              "(default: the bundled sample corpus when the index does not exist yet)")
+    parser.add_argument("--articles", nargs="+", metavar="TITLE",
+                        help="with --squad: ask only these articles' questions (the index still holds every "
+                             "article), e.g. the reader's validation articles Normans 1973_oil_crisis")
     parser.add_argument("--limit", type=positive_int, metavar="N", help="evaluate N randomly sampled questions")
     parser.add_argument("--seed", type=int, default=13, help="seed of the --limit sample (default 13)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="report folder (default eval/reports/<dataset name>)")
@@ -389,7 +393,7 @@ def run(args: argparse.Namespace) -> int:
     from rag.answer import Answerer, withhold_record
     from rag.embedding import Embedder
     from rag.ingest import SAMPLE_CORPUS
-    from rag.metrics import evaluate, threshold_curve
+    from rag.metrics import calibration, evaluate, threshold_curve
     from rag.report import write_report
     from rag.store import CURRENT_FILE, Index
 
@@ -397,6 +401,8 @@ def run(args: argparse.Namespace) -> int:
         return export_feedback(args.index or DEFAULT_INDEX, args.export_feedback)
     if not (args.dataset or args.squad):
         raise ValueError("give --dataset GOLD.jsonl or --squad FILE.json (or --export-feedback OUT.jsonl)")
+    if args.articles and not args.squad:
+        raise ValueError("--articles goes with --squad")
     if args.squad and args.corpus:
         raise ValueError("--corpus goes with --dataset; a --squad file brings its own articles")
     started = time.perf_counter()
@@ -406,6 +412,12 @@ def run(args: argparse.Namespace) -> int:
     if args.squad:
         documents, golds = read_squad(args.squad)
         index_dir, name = args.index or SQUAD_INDEX, args.squad.stem
+        if args.articles:
+            unknown = sorted(set(args.articles) - {d.id for d in documents})
+            if unknown:
+                raise ValueError(f"no such article in {args.squad}: {', '.join(unknown)}")
+            golds = [g for g in golds if g["sources"][0] in args.articles]
+            name = f"{name}-{'-'.join(sorted(args.articles))}"
     else:
         golds = read_questions(args.dataset, gold=True)
         index_dir, name = args.index or DEFAULT_INDEX, args.dataset.stem
@@ -430,7 +442,7 @@ def run(args: argparse.Namespace) -> int:
     mode = args.mode or index.config.retrieval.mode
     ready = time.perf_counter()
 
-    threshold = answerer.config.answer.threshold if args.threshold is None else args.threshold
+    threshold = answerer.threshold if args.threshold is None else args.threshold
     doc_texts = {doc_id: index.document_text(doc_id) for doc_id in index.documents}
 
     def scored(mode_name: str, out_path: Path | None) -> tuple[list[Record], Record, list[Record]]:
@@ -441,9 +453,14 @@ def run(args: argparse.Namespace) -> int:
             _write_jsonl(out_path, final)
         summary, rows = evaluate(golds, final, doc_texts)
         summary["curve"] = threshold_curve(raw, golds)
+        summary["calibration"] = calibration(raw, golds)
         return final, summary, rows
 
     predictions, summary, rows = scored(mode, out_dir / "predictions.jsonl")
+    summary["reader"] = {
+        **answerer.reader_info, "threshold": threshold,
+        "training": {k: v for k, v in answerer.reader.metadata.get("training", {}).items() if k != "epochs"},
+    }
     answered = time.perf_counter()
 
     compare = None

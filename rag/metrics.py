@@ -315,6 +315,66 @@ def _is_correct_answer(gold: Record, prediction: Record) -> bool:
     return is_answerable(gold) and contains_gold(effective_answer(prediction), gold["answers"]) == 1.0
 
 
+# --- calibration ---------------------------------------------------------------------
+
+# An answer counts as right for calibration when its SQuAD token F1 against some gold is at
+# least this: partial spans ("three-hour meeting" for "three-hour") pass, unrelated text fails.
+RIGHT_F1 = 0.5
+
+
+def risk_coverage_thresholds() -> list[float]:
+    """0.000, 0.025, ..., 1.000."""
+    return [round(step * 0.025, 3) for step in range(41)]
+
+
+def calibration(raw_records: Sequence[Record], golds: Sequence[Record], bins: int = 10) -> dict[str, Any]:
+    """How well confidence predicts a right answer, judged on records with nothing withheld.
+
+    ECE and the reliability bins cover the questions that got an answer (an abstention has
+    no answer whose rightness confidence could predict); risk-coverage covers all questions.
+    """
+    answered = [
+        (float(pred.get("confidence") or 0.0), _is_right(gold, pred))
+        for gold, pred in join_by_id(golds, raw_records)
+        if not is_abstained(pred)
+    ]
+    reliability = [_reliability_bin(answered, index, bins) for index in range(bins)]
+    ece = sum(b["count"] * abs(b["accuracy"] - b["confidence"]) for b in reliability if b["count"])
+    n_questions = len(golds)
+    return {
+        "ece": ece / len(answered) if answered else None,
+        "bins": reliability,
+        "risk_coverage": [_risk_point(answered, n_questions, t) for t in risk_coverage_thresholds()],
+        "right_f1": RIGHT_F1,
+    }
+
+
+def _is_right(gold: Record, prediction: Record) -> bool:
+    # Any answer to an unanswerable question is wrong.
+    return is_answerable(gold) and token_f1(effective_answer(prediction), gold["answers"]) >= RIGHT_F1
+
+
+def _reliability_bin(answered: Sequence[tuple[float, bool]], index: int, bins: int) -> dict[str, Any]:
+    # Equal-width bins [lo, hi); the last one also holds confidence 1.0.
+    members = [(conf, right) for conf, right in answered if min(max(int(conf * bins), 0), bins - 1) == index]
+    return {
+        "lo": index / bins,
+        "hi": (index + 1) / bins,
+        "count": len(members),
+        "confidence": _mean([conf for conf, _ in members]),
+        "accuracy": _mean([float(right) for _, right in members]),
+    }
+
+
+def _risk_point(answered: Sequence[tuple[float, bool]], n_questions: int, threshold: float) -> dict[str, float | None]:
+    kept = [right for conf, right in answered if conf >= threshold]
+    return {
+        "threshold": threshold,
+        "coverage": _rate(len(kept), n_questions),
+        "risk": _rate(sum(not right for right in kept), len(kept)),
+    }
+
+
 # --- latency -------------------------------------------------------------------------
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 N_WORST = 10
+# Risk-coverage rows shown in report.md; the full curve is in metrics.json and calibration.png.
+CALIBRATION_ROWS = (0.3, 0.5, 0.7, 0.9)
 SUMMARY_SECTIONS = ("answers", "retrieval", "passage_recall", "citations", "abstention")
 
 
@@ -49,6 +51,8 @@ def render_markdown(summary: dict, rows: Sequence[dict], compare: list[dict] | N
     parts = ["# Evaluation report", "", "## Headline metrics", "", headline_table(summary), ""]
     if compare:
         parts += ["## Comparison", "", compare_table(compare), ""]
+    if summary.get("calibration"):
+        parts += ["## Calibration", "", calibration_section(summary["calibration"]), ""]
     parts += [f"## {N_WORST} worst failures", "", worst_failures(rows), ""]
     return "\n".join(parts)
 
@@ -63,12 +67,34 @@ def headline_metrics(summary: dict) -> list[tuple[str, Any]]:
         metrics += [(f"{section}.{key}", value) for key, value in (summary.get(section) or {}).items()]
     for stage, stats in (summary.get("latency_ms") or {}).items():
         metrics += [(f"latency_ms.{stage}.{stat}", value) for stat, value in stats.items()]
+    if summary.get("calibration"):
+        metrics.append(("ECE", summary["calibration"].get("ece")))
     return metrics
 
 
 def headline_table(summary: dict) -> str:
     """Two-column Markdown table of the headline metrics."""
     return markdown_table(["metric", "value"], [[name, value] for name, value in headline_metrics(summary)])
+
+
+def calibration_section(calibration: dict) -> str:
+    """ECE and a few risk-coverage rows, as judged with nothing withheld."""
+    by_threshold = {round(point["threshold"], 3): point for point in calibration.get("risk_coverage") or []}
+    body = [
+        [threshold, point.get("coverage"), point.get("risk")]
+        for threshold in CALIBRATION_ROWS
+        if (point := by_threshold.get(threshold)) is not None
+    ]
+    lines = [
+        f"ECE: {format_cell(calibration.get('ece'))} (an answer is right when its token F1 is at least "
+        f"{format_cell(calibration.get('right_f1'))}; answers with nothing withheld)",
+        "",
+        "Answering only at confidence >= threshold: coverage is the share of all questions answered, "
+        "risk the share of those answers that are wrong.",
+        "",
+        markdown_table(["threshold", "coverage", "risk"], body),
+    ]
+    return "\n".join(lines)
 
 
 def compare_table(compare: Sequence[dict]) -> str:
@@ -140,19 +166,22 @@ def _one_line(text: str) -> str:
 
 
 def write_plots(out_dir: Path, summary: dict, rows: Sequence[dict], compare: list[dict] | None) -> None:
-    """recall_at_k.png, latency.png and confidence.png."""
+    """recall_at_k.png, latency.png, confidence.png and, given a calibration summary, calibration.png."""
     import matplotlib
 
     # Headless: reports are written from the CLI and from tests without a display.
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    for name, draw in (
+    plots = [
         ("recall_at_k.png", lambda fig: _draw_recall_at_k(fig, summary, compare)),
         ("latency.png", lambda fig: _draw_latency(fig, rows)),
         ("confidence.png", lambda fig: _draw_confidence(fig, summary, rows)),
-    ):
-        fig = plt.figure(figsize=(10, 4) if name == "confidence.png" else (6, 4))
+    ]
+    if summary.get("calibration"):
+        plots.append(("calibration.png", lambda fig: _draw_calibration(fig, summary["calibration"])))
+    for name, draw in plots:
+        fig = plt.figure(figsize=(10, 4) if name in ("confidence.png", "calibration.png") else (6, 4))
         try:
             draw(fig)
             fig.tight_layout()
@@ -228,6 +257,43 @@ def _draw_confidence(fig, summary: dict, rows: Sequence[dict]) -> None:
     curve_ax.set_xlabel("confidence threshold")
     curve_ax.set_ylabel("rate")
     curve_ax.set_ylim(0, 1.05)
+
+
+def _draw_calibration(fig, calibration: dict) -> None:
+    diagram_ax = fig.add_subplot(1, 2, 1)
+    filled = [b for b in calibration.get("bins") or [] if b.get("count")]
+    diagram_ax.plot([0, 1], [0, 1], linestyle="--", color="gray", label="perfectly calibrated")
+    if filled:
+        diagram_ax.bar([(b["lo"] + b["hi"]) / 2 for b in filled], [b["accuracy"] for b in filled],
+                       width=[b["hi"] - b["lo"] for b in filled], alpha=0.3, edgecolor="tab:blue",
+                       label="accuracy per bin")
+        diagram_ax.plot([b["confidence"] for b in filled], [b["accuracy"] for b in filled],
+                        marker="o", color="tab:blue", label="mean confidence vs accuracy")
+        for b in filled:
+            diagram_ax.annotate(str(b["count"]), ((b["lo"] + b["hi"]) / 2, b["accuracy"]),
+                                ha="center", va="bottom", fontsize=7)
+        diagram_ax.legend(loc="upper left", fontsize=8)
+    else:
+        _no_data(diagram_ax)
+    ece = calibration.get("ece")
+    diagram_ax.set_title(f"Reliability (ECE {'n/a' if ece is None else f'{ece:.3f}'})")
+    diagram_ax.set_xlabel("confidence")
+    diagram_ax.set_ylabel("accuracy (answer right)")
+    diagram_ax.set_xlim(0, 1)
+    diagram_ax.set_ylim(0, 1.05)
+
+    risk_ax = fig.add_subplot(1, 2, 2)
+    points = calibration.get("risk_coverage") or []
+    if points:
+        risk_ax.plot([_nan_if_none(p.get("coverage")) for p in points], [_nan_if_none(p.get("risk")) for p in points],
+                     marker=".")
+    else:
+        _no_data(risk_ax)
+    risk_ax.set_title("Risk-coverage")
+    risk_ax.set_xlabel("coverage (share of questions answered)")
+    risk_ax.set_ylabel("risk (share of answers wrong)")
+    risk_ax.set_xlim(0, 1.05)
+    risk_ax.set_ylim(0, 1.05)
 
 
 def _nan_if_none(value: float | None) -> float:

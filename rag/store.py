@@ -60,6 +60,7 @@ CREATE TABLE sentences (
 CREATE INDEX chunks_doc ON chunks(doc_id);
 CREATE INDEX sentences_doc ON sentences(doc_id);
 """
+_DOCUMENT_COLUMNS = "id, title, date, source, text, body, content_hash, minhash"
 
 
 class IndexLoadError(RuntimeError):
@@ -73,6 +74,7 @@ class BuildReport:
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    reembedded: list[str] = field(default_factory=list)  # kept, re-chunked from their stored text
     unchanged: int = 0
     documents: int = 0
     chunks: int = 0
@@ -84,7 +86,7 @@ class BuildReport:
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed)
+        return bool(self.added or self.updated or self.removed or self.reembedded)
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -202,7 +204,7 @@ class Index:
 
     def stored_documents(self) -> list[tuple]:
         """Every document row as written (id, title, date, source, text, body, hash, minhash)."""
-        return self._query("SELECT id, title, date, source, text, body, content_hash, minhash FROM documents")
+        return self._query(f"SELECT {_DOCUMENT_COLUMNS} FROM documents")
 
     def _document_text(self, doc_id: str) -> str:
         rows = self._query("SELECT text FROM documents WHERE id = ?", (doc_id,))
@@ -290,18 +292,26 @@ class _Stored:
     sentence_vectors: np.ndarray
 
 
-def _read_previous(index_dir: Path, config: Config) -> dict[str, _Stored]:
-    """Everything reusable from the live generation, or nothing when there is none or its
-    chunking or model differ from ``config`` (then every document is re-embedded)."""
+def _read_previous(index_dir: Path, config: Config) -> tuple[dict[str, _Stored], list[Document]]:
+    """What the live generation holds: the rows that can be reused as they are, and the documents
+    whose rows cannot (built with other chunking or model settings, or vectors unreadable) but
+    whose text is stored, so they are re-chunked and re-embedded instead of being lost.
+
+    Raises ``IndexLoadError`` when a live generation exists but not even its documents can be
+    read: the caller decides whether a build may go on without them.
+    """
+    if not (index_dir / CURRENT_FILE).is_file():
+        return {}, []
     try:
         manifest = read_manifest(index_dir)
         index = Index.open(index_dir, config)
-    except IndexLoadError:
-        return {}
+    except IndexLoadError as exc:
+        return {}, _documents_of(index_dir, reason=str(exc))
     same_build = Config.from_dict(manifest["config"])
     if (same_build.chunking, same_build.embedding) != (config.chunking, config.embedding):
+        documents = [_document_of(row) for row in index.stored_documents()]
         index.close()
-        return {}
+        return {}, documents
     chunk_matrix = index.faiss.reconstruct_n(0, index.faiss.ntotal) if index.faiss.ntotal else np.zeros((0, config.embedding.dimension), np.float32)
     stored: dict[str, _Stored] = {}
     rows = index.stored_documents()
@@ -311,10 +321,9 @@ def _read_previous(index_dir: Path, config: Config) -> dict[str, _Stored]:
     by_doc_sentences: dict[str, list[int]] = {}
     for row, doc_id in enumerate(index.sentence_doc):
         by_doc_sentences.setdefault(doc_id, []).append(row)
-    for doc_id, title, date, source, text, body, content_hash, minhash in rows:
-        document = Document(
-            doc_id, title, date, source, text, tuple(Span(*s) for s in json.loads(body)), content_hash
-        )
+    for row in rows:
+        document, minhash = _document_of(row), row[7]
+        doc_id, text = document.id, document.text
         chunk_rows = by_doc_chunks.get(doc_id, [])
         sentence_rows = by_doc_sentences.get(doc_id, [])
         sentences = [Span(*map(int, index.sentence_span[r])) for r in sentence_rows]
@@ -331,7 +340,25 @@ def _read_previous(index_dir: Path, config: Config) -> dict[str, _Stored]:
             index.sentence_vectors[sentence_rows].astype(np.float32),
         )
     index.close()
-    return stored
+    return stored, []
+
+
+def _document_of(row: tuple) -> Document:
+    doc_id, title, date, source, text, body, content_hash = row[:7]
+    return Document(doc_id, title, date, source, text, tuple(Span(*s) for s in json.loads(body)), content_hash)
+
+
+def _documents_of(index_dir: Path, reason: str) -> list[Document]:
+    """The documents stored in the live generation's SQLite file, read without the vectors."""
+    try:
+        path = _live_generation(index_dir) / "store.sqlite"
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return [_document_of(row) for row in db.execute(f"SELECT {_DOCUMENT_COLUMNS} FROM documents")]
+        finally:
+            db.close()
+    except (IndexLoadError, sqlite3.Error, ValueError, TypeError) as exc:
+        raise IndexLoadError(f"{reason}; its documents cannot be read either ({exc})") from None
 
 
 def _embedding_text(document: Document, text: str, config: Config) -> str:
@@ -339,8 +366,15 @@ def _embedding_text(document: Document, text: str, config: Config) -> str:
 
 
 def _process(documents: Sequence[Document], config: Config, embedder: Embedder, progress: bool) -> list[_Stored]:
-    """Chunk, embed and sign new or changed documents."""
-    chunked = [(d, chunk_document(d, config.chunking, embedder.count_tokens)) for d in documents]
+    """Chunk, embed and sign new or changed documents; ``progress`` shows bars on stderr."""
+    to_chunk: Any = documents
+    if progress:
+        import sys
+
+        from tqdm import tqdm
+
+        to_chunk = tqdm(documents, desc="chunking", unit="doc", file=sys.stderr)
+    chunked = [(d, chunk_document(d, config.chunking, embedder.count_tokens)) for d in to_chunk]
     chunk_texts = [_embedding_text(d, c.text, config) for d, chunks in chunked for c in chunks]
     sentence_lists = [sorted({s for c in chunks for s in c.sentences}, key=lambda s: (s.start, s.end)) for _, chunks in chunked]
     sentence_texts = [d.text[s.start : s.end] for (d, _), spans in zip(chunked, sentence_lists) for s in spans]
@@ -500,16 +534,32 @@ def build_index(
     with _writer_lock(index_dir):
         if (index_dir / CURRENT_FILE).is_file():
             _remove_stale(index_dir, keep=_live_generation(index_dir).name)
-        previous = _read_previous(index_dir, config)
+        try:
+            previous, restored = _read_previous(index_dir, config)
+        except IndexLoadError as exc:
+            if not remove_missing:
+                raise IndexLoadError(
+                    f"cannot add to the index at {index_dir}: {exc}. Adding now would drop the documents "
+                    f"it holds; rebuild it from the original files with `rag index PATH ... --index {index_dir}`"
+                ) from None
+            previous, restored = {}, []  # a full rebuild names every document it keeps
         incoming = {d.id: d for d in documents}
-        added = [i for i in incoming if i not in previous]
-        updated = [i for i in incoming if i in previous and previous[i].document.content_hash != incoming[i].content_hash]
-        removed = [i for i in previous if i not in incoming] if remove_missing else []
-        fresh = {s.document.id: s for s in _process([incoming[i] for i in added + updated], config, embedder, progress)}
+        known = {**{d.id: d for d in restored}, **{i: s.document for i, s in previous.items()}}
+        added = [i for i in incoming if i not in known]
+        updated = [i for i in incoming if i in known and known[i].content_hash != incoming[i].content_hash]
+        removed = [i for i in known if i not in incoming] if remove_missing else []
+        # stored documents whose vectors cannot be reused are re-embedded from their stored text
+        reembedded = [d.id for d in restored if d.id not in removed and d.id not in updated]
+        to_process = [incoming[i] for i in incoming if i not in previous or i in updated]
+        to_process += [d for d in restored if d.id in reembedded and d.id not in incoming]
+        fresh = {s.document.id: s for s in _process(to_process, config, embedder, progress)}
         keep = {i: s for i, s in previous.items() if i not in removed}
         keep.update(fresh)
+        lost = sorted(set(known) - set(keep) - set(removed))
+        if lost:  # never publish a generation that lost a document nobody asked to remove
+            raise RuntimeError(f"refusing to publish an index that would lose {len(lost)} document(s): {lost[:5]}")
         stored = [keep[i] for i in sorted(keep)]
-        if previous and not (added or updated or removed):
+        if previous and not (added or updated or removed or reembedded):
             counts = read_manifest(index_dir)["counts"]
             return BuildReport(
                 unchanged=len(stored), documents=counts["documents"], chunks=counts["chunks"],
@@ -539,7 +589,8 @@ def build_index(
             raise
         _publish(index_dir, generation)
     return BuildReport(
-        added=added, updated=updated, removed=removed, unchanged=len(stored) - len(added) - len(updated),
+        added=added, updated=updated, removed=removed, reembedded=reembedded,
+        unchanged=len(stored) - len(added) - len(updated) - len(reembedded),
         documents=counts["documents"], chunks=counts["chunks"],
         chunks_embedded=sum(len(s.chunks) for s in fresh.values()), sentences=counts["sentences"],
         duplicate_groups=len(set(groups.values())), seconds=time.perf_counter() - started,

@@ -110,6 +110,8 @@ class Answer:
     answer_span: Span | None = None
     evidence: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    alternatives: list["Answer"] = field(default_factory=list)  # runner-up answers, best first
+    reader: dict[str, str] = field(default_factory=dict)  # which reader checkpoint answered
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON record of ``rag ask --json``."""
@@ -135,7 +137,16 @@ class Answer:
             ],
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "evidence": {k: round(v, 4) for k, v in self.evidence.items()},
+            "alternatives": [
+                {
+                    "answer": a.answer, "sentence": a.sentence, "confidence": round(a.confidence, 4),
+                    "citations": [dataclasses.asdict(c) for c in a.citations],
+                }
+                for a in self.alternatives
+            ],
         }
+        if self.reader:
+            record["reader"] = dict(self.reader)
         if self.error is not None:
             record["error"] = self.error
         return record

@@ -35,3 +35,14 @@ def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, s
 @pytest.fixture(scope="session")
 def loaded_index(sample_index: Path) -> Index:
     return Index.open(sample_index)
+
+
+SQUAD_FILE = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "squad2-dev-half" / "squad2-dev-public.json"
+
+
+@pytest.fixture(scope="session")
+def squad_file() -> Path:
+    """The public SQuAD 2.0 half that ../shared/benchmarks carries (read by path, never copied)."""
+    if not SQUAD_FILE.is_file():
+        pytest.fail(f"{SQUAD_FILE} is missing: the tests read the public SQuAD half from ../shared/benchmarks")
+    return SQUAD_FILE

@@ -4,6 +4,7 @@ from __future__ import annotations
 from rag.chunking import chunk_document, document_sentences, split_sentences
 from rag.config import ChunkingConfig
 from rag.ingest import make_document
+from rag.store import build_index
 from rag.types import Span
 
 
@@ -69,3 +70,25 @@ def test_document_sentences_follow_the_body(sample_documents):
     sentences = document_sentences(document)
     assert document.text[sentences[0].start : sentences[0].end] == "US, allies pushing Pakistan to vote against Russia at UN"
     assert sentences == sorted(sentences, key=lambda s: s.start)
+
+
+def test_splitting_a_huge_text_takes_one_pass():
+    # 500 KB of sentences: each full stop looks back a few characters for an abbreviation, not
+    # to the start of the text; a run of 50,000 dots is read once, not once per dot
+    text = "Mr. Khan met the mayor at 5 p.m. on Monday. " * 11_000 + "." * 50_000 + " Then they left."
+    sentences = [text[s.start : s.end] for s in split_sentences(text, Span(0, len(text)))]
+    assert len(sentences) == 11_001
+    assert sentences[0] == "Mr. Khan met the mayor at 5 p.m. on Monday."
+    assert sentences[-1] == "Then they left."
+
+
+def test_a_word_longer_than_any_abbreviation_ends_a_sentence():
+    text = "The ferry is named " + "x" * 60 + ". It sails at dawn."
+    sentences = [text[s.start : s.end] for s in split_sentences(text, Span(0, len(text)))]
+    assert sentences == ["The ferry is named " + "x" * 60 + ".", "It sails at dawn."]
+
+
+def test_indexing_shows_progress_while_chunking(tmp_path, embedder, capsys):
+    document = make_document("ferry.txt", "Ferry line opens\n\nThe Kelbrook ferry line opened on Tuesday, the first new route in a decade.\n", "ferry.txt")
+    build_index([document], tmp_path / "index", embedder, progress=True)
+    assert "chunking" in capsys.readouterr().err

@@ -89,3 +89,20 @@ def test_user_errors_are_one_line_without_traceback(index_copy: Path, args, mess
 def test_ask_json_error_record_for_a_missing_index(tmp_path: Path):
     result = rag("ask", "Who met Putin?", "--json", "--index", str(tmp_path / "none"))
     assert result.returncode == 2 and "no index at" in json.loads(result.stdout)["error"]
+
+
+@pytest.mark.parametrize("command", [
+    ["search", "x" * 1001],
+    ["search", "Кто встретился с Путиным?"],
+    ["search", "Who met Putin?", "-k", "0"],
+    ["ask", "Who met Putin?", "-k", "0"],
+    ["ask", "Who met Putin?", "--date-from", "in 2019-02-30 or 3 March 2019"],
+    ["search", "Who met Putin?", "--date-from", "2019-02-30"],
+    ["search", "Who met Putin?", "--date-to", "3 March 2019"],
+    ["ask", "And how long?", "--history", "y" * 5000],
+])
+def test_search_and_ask_refuse_the_same_bad_input_the_same_way(index_copy: Path, command: list[str]):
+    result = rag(*command, "--json", "--index", str(index_copy))
+    assert result.returncode == 2, result.stdout
+    assert json.loads(result.stdout.splitlines()[-1])["error"]
+    assert result.stderr.startswith(f"rag {command[0]}: error:")

@@ -121,13 +121,51 @@ def test_unreadable_files_are_skipped_with_a_warning(tmp_path: Path):
     (tmp_path / "good.txt").write_text("A readable article about the harbour ferry that opened on Tuesday.\n", encoding="utf-8")
     (tmp_path / "empty.txt").write_text("   \n", encoding="utf-8")
     (tmp_path / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
-    (tmp_path / "latin1.txt").write_bytes("Caf\xe9 prices rose by 5 per cent.".encode("latin-1"))
+    (tmp_path / "controls.txt").write_bytes(bytes(range(1, 32)) * 40)  # no NUL, still not text
     (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4")  # unsupported types inside a folder are ignored
     result = load_documents([tmp_path])
     assert [d.id for d in result.documents] == ["good.txt"]
     reasons = {Path(p.path).name: p.reason for p in result.problems}
-    assert set(reasons) == {"empty.txt", "binary.txt", "latin1.txt"}
-    assert "empty" in reasons["empty.txt"] and "binary" in reasons["binary.txt"] and "UTF-8" in reasons["latin1.txt"]
+    assert set(reasons) == {"empty.txt", "binary.txt", "controls.txt"}
+    assert "empty" in reasons["empty.txt"] and "binary" in reasons["binary.txt"] and "binary" in reasons["controls.txt"]
+
+
+# The Windows "ANSI" encoding: £, curly quotes and dashes are single bytes that are not UTF-8.
+TRANSFER_STORY = (
+    "Mutu joins Juventus\n\n"
+    "The striker moved for a transfer fee of \u00a315.8m \u2013 a club record \u2013 and said he was "
+    "\u201cdelighted\u201d to sign for the Italian champions after months of talks.\n"
+)
+
+
+def test_a_file_saved_in_a_legacy_encoding_is_read_with_a_warning(tmp_path: Path):
+    (tmp_path / "transfer.txt").write_bytes(TRANSFER_STORY.encode("cp1252"))
+    result = load_documents([tmp_path])
+    [document] = result.documents
+    assert result.problems == []
+    assert document.text == TRANSFER_STORY  # the decoded text is what is stored and cited
+    assert "\u00a315.8m" in body_text(document)
+    [warning] = result.warnings
+    assert "transfer.txt" in str(warning) and "cp1252" in str(warning)
+
+
+def test_re_saving_an_article_in_another_encoding_keeps_it_unchanged(tmp_path: Path):
+    utf8, cp1252 = tmp_path / "utf8", tmp_path / "cp1252"
+    utf8.mkdir()
+    cp1252.mkdir()
+    (utf8 / "transfer.txt").write_text(TRANSFER_STORY, encoding="utf-8")
+    (cp1252 / "transfer.txt").write_bytes(TRANSFER_STORY.encode("cp1252"))
+    [before] = load_documents([utf8]).documents
+    [after] = load_documents([cp1252]).documents
+    # same id and same content hash: an index update keeps the article and embeds nothing again
+    assert (after.id, after.content_hash) == (before.id, before.content_hash)
+
+
+def test_bytes_that_cp1252_leaves_undefined_are_read_as_latin1(tmp_path: Path):
+    (tmp_path / "odd.txt").write_bytes(b"Prices at the caf\xe9 rose by 5 per cent \x81 this year, traders said.\n")
+    result = load_documents([tmp_path])
+    assert "caf\u00e9" in result.documents[0].text
+    assert "latin-1" in str(result.warnings[0])
 
 
 def test_missing_path_is_an_error(tmp_path: Path):
@@ -157,3 +195,58 @@ def test_find_body_spans_point_into_the_text():
         "Title line of a story",
         "First paragraph of the story, long enough to count as the start of the article body, with twenty words or more.",
     ]
+
+
+def test_a_file_of_whole_pages_keeps_every_page(tmp_path: Path):
+    # Each scraped page ends in "Previous Story" / "Next Story" / "Latest from" teasers. Only the
+    # last page's teasers are a tail: below the others lies more article text than above them.
+    page = (SAMPLE_CORPUS / "000_c843eb08c4d7e257.txt").read_text(encoding="utf-8")
+    (tmp_path / "pages.txt").write_text("\n".join([page] * 40), encoding="utf-8")
+    result = load_documents([tmp_path])
+    body = body_text(result.documents[0])
+    assert body.count("Nevertheless, officially Pakistan is tight-lipped") == 40
+    assert not body.rstrip().endswith(page.rstrip().splitlines()[-1])  # the last page's tail is cut
+    assert result.warnings == []  # little was dropped, nothing to report
+
+
+def test_a_subheading_that_reads_like_a_tail_marker_cuts_nothing():
+    paragraph = "The council of Kelbrook opened a ferry line to the islands on Tuesday, the first new route in a decade, officials said at the quay."
+    text = f"Harbour town opens new ferry line\n\n{paragraph}\n\nRelated\n\n{paragraph.replace('Tuesday', 'Friday')}\n\n{paragraph.replace('Tuesday', 'Sunday')}\n"
+    body = body_text(make_document("ferry.txt", text, "ferry.txt"))
+    assert "on Friday" in body and "on Sunday" in body
+    assert "Related" not in body
+
+
+def test_dropping_much_of_a_document_is_reported(tmp_path: Path):
+    headlines = "\n".join(f"Kelbrook headline number {n} about the harbour" for n in range(12))
+    (tmp_path / "ferry.txt").write_text(SCRAPED_PAGE + "More from Kelbrook\n" + headlines + "\n", encoding="utf-8")
+    result = load_documents([tmp_path])
+    [document] = result.documents
+    assert "headline number" not in body_text(document)
+    [warning] = result.warnings
+    assert "ferry.txt" in str(warning) and "% of 'ferry.txt' left out as page boilerplate" in str(warning)
+
+
+def test_a_huge_line_is_article_text_not_boilerplate():
+    # one paragraph of 100 KB that mentions newsletters and signing up again and again: no rule
+    # drops a line that long, and no pattern backtracks over it once per mention
+    sentence = "The newsletter said residents who sign up early get a discount on the ferry. "
+    text = "Ferry discount\n\n" + sentence * 1300 + "\n"
+    document = make_document("long.txt", text, "long.txt")
+    assert body_text(document).count("sign up early") == 1300
+
+
+@pytest.mark.parametrize("line", [
+    "date" + " " * 30_000 + "of the ferry opening is not known",  # "\s*:?\s*" split spaces n ways
+    "Sign up " + "for the newsletter " * 3000,  # a sign-up line far too long to be furniture
+    "Subscribe " + "and the ferry pass costs less, the council said. " * 800,  # 40 KB is no notice
+])
+def test_hostile_long_lines_are_cleaned_and_kept(line):
+    text = "Ferry news\n\n" + line + "\n"
+    assert body_text(make_document("x.txt", text, "x.txt")).endswith(line.strip())
+
+
+def test_reading_can_show_progress(capsys):
+    result = load_documents([SAMPLE_CORPUS], progress=True)
+    assert len(result.documents) == 5
+    assert "reading" in capsys.readouterr().err

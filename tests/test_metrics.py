@@ -7,7 +7,9 @@ import math
 import pytest
 
 from rag.metrics import (
+    RIGHT_F1,
     abstention_metrics,
+    calibration,
     citation_metrics,
     contains_gold,
     evaluate,
@@ -324,6 +326,83 @@ def test_threshold_curve_default_grid_is_monotonic():
         assert later["answerable_answered"] <= earlier["answerable_answered"]
         assert later["unanswerable_abstained"] >= earlier["unanswerable_abstained"]
     assert curve[-1]["answered_rate"] == 0.0
+
+
+# --- calibration ---------------------------------------------------------------------
+
+
+def test_calibration_perfectly_calibrated_has_zero_ece():
+    # bin [0.2, 0.3): four answers at 0.25, one right; bin [0.7, 0.8): four at 0.75, three right
+    golds = [gold(f"q{i}", ["Paris"]) for i in range(8)]
+    answers = ["Paris", "Rome", "Rome", "Rome", "Paris", "Paris", "Paris", "Rome"]
+    confidences = [0.25] * 4 + [0.75] * 4
+    records = [pred(f"q{i}", a, abstained=False, confidence=c) for i, (a, c) in enumerate(zip(answers, confidences))]
+    result = calibration(records, golds)
+    assert result["ece"] == pytest.approx(0.0)
+    assert result["right_f1"] == RIGHT_F1 == 0.5
+    assert [b["count"] for b in result["bins"]] == [0, 0, 4, 0, 0, 0, 0, 4, 0, 0]
+    assert result["bins"][2] == pytest.approx({"lo": 0.2, "hi": 0.3, "count": 4, "confidence": 0.25, "accuracy": 0.25})
+    assert result["bins"][7]["accuracy"] == pytest.approx(0.75)
+    assert result["bins"][0]["confidence"] is None and result["bins"][0]["accuracy"] is None
+
+
+def overconfident_case():
+    golds = [
+        gold("a1", ["Paris"]), gold("a2", ["Oslo"]), gold("a3", ["Angela Merkel"]), gold("u1", []),
+        gold("a4", ["President Obama"]), gold("a5", ["Bergen"]),
+        gold("a6", ["Rome"]), gold("a7", ["Madrid"]),
+    ]
+    records = [
+        pred("a1", "Paris", abstained=False, confidence=0.9),  # right
+        pred("a2", "in Oslo", abstained=False, confidence=0.9),  # right: F1 1 after normalization
+        pred("a3", "Merkel said on Monday", abstained=False, confidence=0.9),  # F1 2/5 -> wrong
+        pred("u1", "Paris", abstained=False, confidence=0.9),  # wrong: unanswerable
+        pred("a4", "Barack Obama", abstained=False, confidence=0.6),  # F1 exactly 0.5 -> right
+        pred("a5", "Trondheim", abstained=False, confidence=0.6),  # wrong
+        pred("a6", None, abstained=True, confidence=0.95),  # abstained even with nothing withheld
+        # a7: no record at all
+    ]
+    return golds, records
+
+
+def test_calibration_overconfident_ece_hand_computed():
+    golds, records = overconfident_case()
+    result = calibration(records, golds)
+    # six answers; bin [0.9, 1.0]: conf 0.9, accuracy 2/4 -> gap 0.4, share 4/6
+    #              bin [0.6, 0.7): conf 0.6, accuracy 1/2 -> gap 0.1, share 2/6
+    # ECE = 4/6 * 0.4 + 2/6 * 0.1 = 0.3
+    assert result["ece"] == pytest.approx(0.3)
+    assert result["bins"][9] == pytest.approx({"lo": 0.9, "hi": 1.0, "count": 4, "confidence": 0.9, "accuracy": 0.5})
+    assert result["bins"][6] == pytest.approx({"lo": 0.6, "hi": 0.7, "count": 2, "confidence": 0.6, "accuracy": 0.5})
+    assert sum(b["count"] for b in result["bins"]) == 6
+    # with five bins of width 0.2 the groups fall in [0.8, 1.0] and [0.6, 0.8): same ECE
+    assert calibration(records, golds, bins=5)["ece"] == pytest.approx(0.3)
+
+
+def test_calibration_risk_coverage():
+    golds, records = overconfident_case()
+    curve = calibration(records, golds)["risk_coverage"]
+    points = {p["threshold"]: p for p in curve}
+    assert len(curve) == 41 and curve[0]["threshold"] == 0.0 and curve[-1]["threshold"] == 1.0
+    assert points[0.025]["threshold"] == 0.025
+    # t=0: six of eight questions answered (a6 abstained, a7 missing), three wrong
+    assert points[0.0] == pytest.approx({"threshold": 0.0, "coverage": 6 / 8, "risk": 3 / 6})
+    # confidence equal to the threshold still answers
+    assert points[0.6] == pytest.approx({"threshold": 0.6, "coverage": 6 / 8, "risk": 3 / 6})
+    assert points[0.625] == pytest.approx({"threshold": 0.625, "coverage": 4 / 8, "risk": 2 / 4})
+    assert points[0.9] == pytest.approx({"threshold": 0.9, "coverage": 4 / 8, "risk": 2 / 4})
+    # t=1: nothing answered, so the risk is undefined
+    assert points[1.0] == {"threshold": 1.0, "coverage": 0.0, "risk": None}
+    for earlier, later in zip(curve, curve[1:]):
+        assert later["coverage"] <= earlier["coverage"]
+
+
+def test_calibration_confidence_one_lands_in_last_bin_and_empty_is_none():
+    result = calibration([pred("q", "Paris", abstained=False, confidence=1.0)], [gold("q", ["Paris"])])
+    assert result["bins"][-1]["count"] == 1 and result["ece"] == pytest.approx(0.0)
+    empty = calibration([], [gold("q", ["Paris"])])
+    assert empty["ece"] is None
+    assert empty["risk_coverage"][0] == {"threshold": 0.0, "coverage": 0.0, "risk": None}
 
 
 # --- latency -------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rag.metrics import evaluate
+from rag.metrics import calibration, evaluate
 from rag.report import write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -146,3 +146,60 @@ def test_write_report_from_evaluate_output(tmp_path):
     assert "Where is rain expected?" not in failures
     assert json.loads((tmp_path / "metrics.json").read_text())["n_questions"] == 2
     assert_valid_pngs(tmp_path)
+
+
+def calibration_summary() -> dict:
+    return {
+        "ece": 0.125,
+        "bins": [
+            {"lo": i / 10, "hi": (i + 1) / 10, "count": count, "confidence": conf, "accuracy": acc}
+            for i, (count, conf, acc) in enumerate(
+                [(0, None, None)] * 5 + [(2, 0.55, 0.5), (0, None, None), (3, 0.75, 0.667), (0, None, None), (5, 0.95, 0.8)]
+            )
+        ],
+        "risk_coverage": [
+            {"threshold": round(step * 0.025, 3), "coverage": max(0.0, 1 - step * 0.025), "risk": 0.4 - step * 0.005}
+            for step in range(40)
+        ] + [{"threshold": 1.0, "coverage": 0.0, "risk": None}],
+        "right_f1": 0.5,
+    }
+
+
+def test_write_report_calibration(tmp_path):
+    summary = small_summary()
+    summary["calibration"] = calibration_summary()
+    text = write_report(tmp_path, summary, small_rows()).read_text()
+    data = (tmp_path / "calibration.png").read_bytes()
+    assert data.startswith(PNG_MAGIC) and len(data) > 1000
+    assert "| ECE | 0.125 |" in text
+    section = text.split("## Calibration", 1)[1].split("##", 1)[0]
+    assert "ECE: 0.125" in section
+    # threshold 0.3 is step 12: coverage 1 - 0.3 = 0.7, risk 0.4 - 0.06 = 0.34
+    assert "| 0.300 | 0.700 | 0.340 |" in section
+    for threshold in ("0.500", "0.700", "0.900"):
+        assert f"| {threshold} |" in section
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["calibration"]["ece"] == 0.125
+    assert len(metrics["calibration"]["risk_coverage"]) == 41
+
+
+def test_write_report_without_calibration_skips_it(tmp_path):
+    text = write_report(tmp_path, small_summary(), small_rows()).read_text()
+    assert "Calibration" not in text and "ECE" not in text
+    assert not (tmp_path / "calibration.png").exists()
+
+
+def test_write_report_calibration_from_metrics(tmp_path):
+    golds = [{"id": f"q{i}", "question": f"Question {i}?", "answers": ["Oslo"] if i % 3 else [], "sources": []}
+             for i in range(12)]
+    raw = [{"id": f"q{i}", "question": f"Question {i}?", "answer": "Oslo" if i % 4 else "Bergen",
+            "sentence": None, "abstained": False, "confidence": i / 12, "citations": [], "passages": [],
+            "timings_ms": {"total": 10.0 + i}} for i in range(12)]
+    summary, rows = evaluate(golds, raw, {})
+    summary["calibration"] = calibration(raw, golds)
+    text = write_report(tmp_path, summary, rows).read_text()
+    assert (tmp_path / "calibration.png").read_bytes().startswith(PNG_MAGIC)
+    assert "## Calibration" in text
+    stored = json.loads((tmp_path / "metrics.json").read_text())["calibration"]
+    assert stored["ece"] == summary["calibration"]["ece"]
+    assert sum(b["count"] for b in stored["bins"]) == 12

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.config import Config, EmbeddingConfig
+from rag.config import ChunkingConfig, Config, EmbeddingConfig
 from rag.embedding import Embedder
 from rag.ingest import SAMPLE_CORPUS, load_documents
 from rag.store import CURRENT_FILE, Index, IndexLoadError, build_index, read_manifest
@@ -70,6 +70,44 @@ def test_adding_keeps_documents_not_given(tmp_path: Path, embedder, sample_docum
     extra.write_text("Ferry news\n\nThe Kelbrook ferry carried a record 900 passengers on Sunday, the operator said.\n", encoding="utf-8")
     report = build_index(load_documents([extra]).documents, index_dir, embedder, remove_missing=False)
     assert report.added == ["extra.txt"] and report.removed == [] and report.documents == 6
+
+
+def _extra_article(tmp_path: Path) -> list:
+    extra = tmp_path / "extra.txt"
+    extra.write_text("Ferry news\n\nThe Kelbrook ferry carried a record 900 passengers on Sunday, the operator said.\n", encoding="utf-8")
+    return load_documents([extra]).documents
+
+
+def test_adding_to_an_index_built_with_other_chunking_keeps_every_document(tmp_path: Path, embedder, sample_documents):
+    index_dir = tmp_path / "index"
+    build_index(sample_documents, index_dir, embedder, Config(chunking=ChunkingConfig(max_tokens=96)))
+    report = build_index(_extra_article(tmp_path), index_dir, embedder, Config(), remove_missing=False)
+    assert report.added == ["extra.txt"] and report.removed == []
+    assert sorted(report.reembedded) == sorted(d.id for d in sample_documents)
+    index = Index.open(index_dir)
+    assert len(index.documents) == 6 and index.config.chunking.max_tokens == Config().chunking.max_tokens
+
+
+def test_adding_to_an_index_with_unreadable_vectors_reembeds_the_stored_documents(tmp_path: Path, embedder, sample_index: Path):
+    index_dir = tmp_path / "index"
+    shutil.copytree(sample_index, index_dir)
+    generation = index_dir / (index_dir / CURRENT_FILE).read_text().strip()
+    (generation / "chunks.faiss").write_bytes(b"garbage")
+    report = build_index(_extra_article(tmp_path), index_dir, embedder, remove_missing=False)
+    assert report.documents == 6 and len(report.reembedded) == 5
+    assert Index.open(index_dir).document_text("004_c0bc88ef037bc82c.txt")
+
+
+def test_adding_to_an_unreadable_index_is_refused_and_changes_nothing(tmp_path: Path, embedder, sample_index: Path):
+    index_dir = tmp_path / "index"
+    shutil.copytree(sample_index, index_dir)
+    live = (index_dir / CURRENT_FILE).read_text()
+    generation = index_dir / live.strip()
+    (generation / "chunks.faiss").write_bytes(b"garbage")
+    (generation / "store.sqlite").write_bytes(b"garbage")
+    with pytest.raises(IndexLoadError, match="cannot add to the index .* rebuild it from the original files"):
+        build_index(_extra_article(tmp_path), index_dir, embedder, remove_missing=False)
+    assert (index_dir / CURRENT_FILE).read_text() == live and generation.is_dir()
 
 
 def test_index_built_with_another_model_is_refused(sample_index: Path):

@@ -19,7 +19,10 @@ from rag.ingest import SAMPLE_CORPUS, load_documents
 from rag.store import CURRENT_FILE, FEEDBACK_FILE, build_index
 from ui import format as fmt
 from ui.app import (
+    MAX_HISTORY_ITEMS,
+    MAX_UPLOAD_BATCH_BYTES,
     MAX_UPLOAD_BYTES,
+    REPLACE_LABEL,
     Engine,
     SettingsError,
     add_uploads,
@@ -251,7 +254,7 @@ def test_read_uploads_names_each_bad_file(tmp_path):
     lines = tmp_path / "feed.jsonl"
     lines.write_text('{"id": "a1", "title": "One", "text": "Body of the first article, long enough."}\nnot json\n{"id": "a2"}\n')
     batch = read_uploads([binary, lines])
-    assert [d.id for d in batch.documents] == ["a1"]
+    assert [d.id for d in batch.documents] == ["upload/feed.jsonl/a1"]
     assert any(e.startswith("binary.txt:") and "NUL" in e for e in batch.errors)
     assert any(e.startswith("feed.jsonl line 2:") and "JSON" in e for e in batch.errors)
     assert any(e.startswith("feed.jsonl line 3:") and "text" in e for e in batch.errors)
@@ -278,12 +281,12 @@ def test_upload_adds_article_and_swaps_the_index(scratch_engine, tmp_path):
     seen = []
     message, changed = add_uploads(scratch_engine, [article, bad], progress=lambda f, d: seen.append(d))
     assert changed and "zarvon\\_festival.txt" in message and "photo.png" in message
-    assert scratch_engine.answerer is not before and "zarvon_festival.txt" in scratch_engine.index.documents
+    assert scratch_engine.answerer is not before and "upload/zarvon_festival.txt" in scratch_engine.index.documents
     assert (scratch_engine.index_dir / "uploads" / "zarvon_festival.txt").read_text(encoding="utf-8") == XSS_ARTICLE
     assert seen[0] == "Reading files" and seen[-1] == "Done"
 
     answer = scratch_engine.ask("When did the Zarvonian harbour festival take place?")
-    assert not answer.abstained and answer.citations[0].doc == "zarvon_festival.txt", answer.message
+    assert not answer.abstained and answer.citations[0].doc == "upload/zarvon_festival.txt", answer.message
     assert "3 March 2021" in answer.sentence
     panel = fmt.sources_html(answer, scratch_engine.index.document_text)
     message = fmt.answer_markdown(answer)
@@ -315,3 +318,122 @@ def test_api_record_matches_cli_json(engine):
 def test_importing_the_app_loads_nothing():
     code = "import sys, ui, ui.app; assert 'gradio' not in sys.modules and 'torch' not in sys.modules, sorted(m for m in sys.modules if m in ('gradio','torch'))"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+# --- issue #14: uploads in their own namespace (2), escaping once (8), history limits (9),
+# --- upload housekeeping (10) --------------------------------------------------------------------
+
+SAMPLE_ID = "004_c0bc88ef037bc82c.txt"  # an article of the sample corpus
+REWARD = "What reward did the US offer for information on Hafiz Saeed?"
+SUPPORT = "Whose support are the United States and its allies seeking for the UNGA resolution?"
+
+
+def test_upload_named_like_an_indexed_article_leaves_it_alone(scratch_engine, tmp_path):
+    original = scratch_engine.index.document_text(SAMPLE_ID)
+    impostor = tmp_path / SAMPLE_ID
+    impostor.write_text(XSS_ARTICLE, encoding="utf-8")
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(json.dumps({"id": SAMPLE_ID, "title": "Replaced", "text": XSS_ARTICLE}) + "\n", encoding="utf-8")
+    message, changed = add_uploads(scratch_engine, [impostor, feed])
+    assert changed, message
+    documents = scratch_engine.index.documents
+    assert scratch_engine.index.document_text(SAMPLE_ID) == original
+    assert f"upload/{SAMPLE_ID}" in documents and f"upload/feed.jsonl/{SAMPLE_ID}" in documents
+    assert documents[SAMPLE_ID].title != "Replaced"
+    assert (scratch_engine.index_dir / "uploads" / SAMPLE_ID).read_text(encoding="utf-8") == XSS_ARTICLE
+
+
+def test_a_different_file_of_the_same_name_needs_the_replace_choice(scratch_engine, tmp_path):
+    first, second = tmp_path / "a" / "notes.txt", tmp_path / "b" / "notes.txt"
+    for path, text in ((first, XSS_ARTICLE), (second, XSS_ARTICLE.replace("4,000", "9,000"))):
+        path.parent.mkdir()
+        path.write_text(text, encoding="utf-8")
+    kept = scratch_engine.index_dir / "uploads" / "notes.txt"
+    message, changed = add_uploads(scratch_engine, [first])
+    assert changed and "upload/notes.txt" in message.replace("\\", "")
+
+    # off by default: refused, naming the article and the choice; nothing replaced
+    message, changed = add_uploads(scratch_engine, [second])
+    assert not changed and "Not added" in message
+    plain = message.replace("\\", "")
+    assert "notes.txt: already indexed with different content (upload/notes.txt)" in plain and REPLACE_LABEL in plain
+    assert "4,000" in scratch_engine.index.document_text("upload/notes.txt") and "4,000" in kept.read_text()
+
+    # the same file again is no replacement: accepted as unchanged
+    message, changed = add_uploads(scratch_engine, [first])
+    assert not changed and "unchanged" in message and "Not added" not in message
+
+    # ticked: replaced, visibly
+    message, changed = add_uploads(scratch_engine, [second], replace=True)
+    assert changed and "Replaced 1" in message
+    assert "9,000" in scratch_engine.index.document_text("upload/notes.txt") and "9,000" in kept.read_text()
+    assert not list(kept.parent.glob(".staging-*"))
+
+
+def test_chat_text_is_escaped_once(engine):
+    out = fmt.escape_inline("Khan's $10 million & <b>x</b> **y** #1 `z`")
+    assert "&#" not in out and "Khan's" in out and "\\$10 million" in out
+    assert "&amp; &lt;b&gt;x&lt;/b&gt;" in out and "\\*\\*y\\*\\*" in out and "\\#1" in out and "\\`z\\`" in out
+    for question, expected in ((REWARD, "$10 million"), (SUPPORT, "Pakistan's")):
+        answer = engine.ask(question)
+        assert not answer.abstained, answer.message
+        message = fmt.answer_markdown(answer)
+        assert "&#" not in message
+        assert expected.replace("$", "\\$") in message
+
+
+def test_every_history_item_has_the_question_limit(engine):
+    api_ask = make_handlers(engine)["api_ask"]
+    for history in (["x" * 200_000], json.dumps(["x" * 200_000]), "x" * 200_000, [MEDIATE, "y" * 1001]):
+        record = api_ask(MEDIATE, history)
+        assert record["error"] and record["answer"] is None and not record["citations"], record
+        assert "characters long" in record["error"] and "limit" in record["error"]
+    record = api_ask(MEDIATE, ["Who?"] * (MAX_HISTORY_ITEMS + 1))
+    assert record["error"] and str(MAX_HISTORY_ITEMS) in record["error"]
+    record = api_ask(MEDIATE, {"not": "a list"})
+    assert record["error"] and "list" in record["error"]
+    assert api_ask(MEDIATE, ["Who?"] * MAX_HISTORY_ITEMS).get("error") is None
+
+
+def test_an_upload_batch_has_a_total_size_limit(tmp_path):
+    paths = []
+    for i in range(MAX_UPLOAD_BATCH_BYTES // MAX_UPLOAD_BYTES + 1):
+        path = tmp_path / f"part{i}.txt"
+        path.write_bytes(b"word " * (MAX_UPLOAD_BYTES // 5 - 10))
+        paths.append(path)
+    batch = read_uploads(paths)
+    assert batch.documents == [] and len(batch.errors) == 1
+    assert "add up to" in batch.errors[0] and "limit is 20.0 MB per upload" in batch.errors[0]
+
+
+def test_upload_messages_name_files_not_server_paths(scratch_engine, tmp_path):
+    (scratch_engine.index_dir / "uploads").write_text("in the way")  # the folder cannot be made
+    article = tmp_path / "zarvon_festival.txt"
+    article.write_text(XSS_ARTICLE, encoding="utf-8")
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text("not json\n", encoding="utf-8")
+    message, changed = add_uploads(scratch_engine, [article, feed])
+    assert not changed and "Indexing failed" in message and "feed.jsonl line 1" in message
+    for folder in (scratch_engine.index_dir, tmp_path):
+        assert str(folder) not in message
+    assert "/" not in message.replace("upload/", "")
+    assert "upload/zarvon_festival.txt" not in scratch_engine.index.documents
+
+
+def test_processed_and_refused_uploads_leave_the_temp_folder(scratch_engine, tmp_path):
+    temp = tmp_path / "gradio"
+    good, bad, empty = temp / "h1" / "zarvon_festival.txt", temp / "h2" / "photo.png", temp / "h3" / "blank.txt"
+    for path in (good, bad, empty):
+        path.parent.mkdir(parents=True)
+    good.write_text(XSS_ARTICLE, encoding="utf-8")
+    bad.write_bytes(b"\x89PNG")
+    empty.write_text("")
+    outside = tmp_path / "mine.txt"
+    outside.write_text(XSS_ARTICLE, encoding="utf-8")
+    upload = make_handlers(scratch_engine, upload_root=temp)["upload"]
+    message, rows, header, files = upload([str(good), str(bad), str(empty), str(outside)])
+    assert "Added 2 articles" in message and "photo.png" in message and "blank.txt" in message
+    assert files is None and "/" not in message.replace("upload/", "")
+    assert list(temp.iterdir()) == []  # the files and the folders gradio made for them
+    assert outside.is_file()  # never anything outside gradio's folder
+    assert (scratch_engine.index_dir / "uploads" / "zarvon_festival.txt").is_file()

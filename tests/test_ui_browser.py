@@ -77,7 +77,7 @@ def server(tmp_path_factory):
     build_index(load_documents([corpus]).documents, index_dir, embedder)
     port = _free_port()
     demo = serve(index_dir, host="127.0.0.1", port=port, embedder=embedder, block=False)
-    yield {"url": f"http://127.0.0.1:{port}/", "index_dir": index_dir, "root": root}
+    yield {"url": f"http://127.0.0.1:{port}/", "index_dir": index_dir, "root": root, "demo": demo}
     demo.close()
 
 
@@ -198,25 +198,69 @@ def test_markup_in_articles_renders_as_text(page):
     page.screenshot(path=str(SHOTS / "markup.png"), full_page=True)
 
 
+def _upload(page, path: Path, done: str) -> str:
+    """Choose ``path`` on the Articles tab, press "Add to index", return the note once it shows ``done``."""
+    page.get_by_role("tab", name="Articles").click()
+    page.locator("#rag-upload input[type=file]").set_input_files(str(path))
+    page.wait_for_selector(f"#rag-upload :text('{path.name}')")
+    page.click("#rag-add")
+    page.wait_for_selector(f"#rag-upload-note :text('{done}')")
+    return page.inner_text("#rag-upload-note")
+
+
+def _temporary_copies(name: str) -> set[Path]:
+    """Files called ``name`` in gradio's temp folder (other runs may have left some there)."""
+    from gradio.utils import get_upload_folder
+
+    return set(Path(get_upload_folder()).rglob(name))
+
+
 def test_upload_then_ask(page, server):
     article = server["root"] / "quillmere_lighthouse.txt"
     article.write_text(UPLOADED_ARTICLE, encoding="utf-8")
     page.get_by_role("tab", name="Articles").click()
-    page.locator("#rag-upload input[type=file]").set_input_files(str(article))
-    page.wait_for_selector("#rag-upload :text('quillmere_lighthouse.txt')")
-    page.click("#rag-add")
-    page.wait_for_selector("#rag-upload-note :text('Added 1 article')")
-    assert "quillmere_lighthouse.txt" in page.inner_text("#rag-upload-note")
+    assert not page.locator("#rag-replace input[type=checkbox]").is_checked()  # replacing is opt-in
+    earlier = _temporary_copies(article.name)
+    note = _upload(page, article, "Added 1 article")
+    assert "upload/quillmere_lighthouse.txt" in note
+    assert str(server["root"]) not in note and "/tmp" not in note  # file names, no server paths
     page.wait_for_selector("#rag-corpus :text('Volunteers repaint the Quillmere lighthouse')")
     assert "7 articles" in page.inner_text(".rag-header")
     assert (server["index_dir"] / "uploads" / "quillmere_lighthouse.txt").is_file()
+    assert _temporary_copies(article.name) <= earlier  # gradio's copy is gone once kept
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "articles.png"), full_page=True)
 
     page.get_by_role("tab", name="Ask").click()
     answer = ask(page, "How many volunteers repainted the Quillmere lighthouse?")
     assert "Fourteen" in answer
-    assert "quillmere_lighthouse.txt" in page.inner_text("#rag-src-1")
+    assert "upload/quillmere_lighthouse.txt" in page.inner_text("#rag-src-1")
+
+
+def test_same_name_upload_is_refused_until_replace_is_ticked(page, server):
+    other = server["root"] / "other" / "quillmere_lighthouse.txt"
+    other.parent.mkdir(exist_ok=True)
+    other.write_text(UPLOADED_ARTICLE.replace("Fourteen volunteers", "Twenty-two volunteers"), encoding="utf-8")
+    kept = server["index_dir"] / "uploads" / "quillmere_lighthouse.txt"
+    if not kept.is_file():  # this test alone: the first upload
+        first = server["root"] / "quillmere_lighthouse.txt"
+        first.write_text(UPLOADED_ARTICLE, encoding="utf-8")
+        _upload(page, first, "Added 1 article")
+        page.reload()
+    earlier = _temporary_copies(other.name)
+    note = _upload(page, other, "Not added")
+    assert "already indexed with different content" in note and "upload/quillmere_lighthouse.txt" in note
+    assert "Replace articles with the same name" in note
+    assert "Fourteen" in kept.read_text(encoding="utf-8")
+    assert _temporary_copies(other.name) <= earlier  # refused uploads are deleted too
+
+    page.locator("#rag-replace input[type=checkbox]").check()
+    note = _upload(page, other, "Replaced 1")
+    assert "upload/quillmere_lighthouse.txt" in note
+    assert "Twenty-two" in kept.read_text(encoding="utf-8")
+    page.get_by_role("tab", name="Ask").click()
+    answer = ask(page, "How many volunteers repainted the Quillmere lighthouse?")
+    assert "Twenty-two" in answer
 
 
 def test_ask_endpoint_through_gradio_client(server):
@@ -230,3 +274,82 @@ def test_ask_endpoint_through_gradio_client(server):
     assert {"n", "doc", "title", "date", "start", "end", "quote"} <= set(citation)
     follow_up = client.predict("When did he make that offer?", f'["{MEDIATE}"]', api_name="/ask")
     assert follow_up["question"] == "When did he make that offer?"
+
+
+# --- issue #14: entities in the chat (8), /ask history limits (9), asks during indexing (7) ------
+
+REWARD = "What reward did the US offer for information on Hafiz Saeed?"
+
+
+def test_example_answer_shows_dollars_and_apostrophes(page):
+    page.locator("#rag-examples button", has_text="What reward did the US offer").click()
+    page.wait_for_selector("#rag-src-1")
+    answer = page.locator('#rag-chat [data-testid="bot"]').last.inner_text()
+    assert "$10 million" in answer and "&#" not in answer and "\\$" not in answer
+    # the quoted sentence holds "$10 million … $10 million": no LaTeX, no entity, no backslash
+    assert page.locator("#rag-chat .katex, #rag-chat math").count() == 0
+
+    answer = ask(page, "Whose support are the United States and its allies seeking for the UNGA resolution?")
+    assert "Pakistan's" in answer and "&#x27;" not in answer
+    ask(page, "What did Imran Khan's visit to Moscow achieve?")
+    asked = page.locator('#rag-chat [data-testid="user"]').last.inner_text()
+    assert asked.strip() == "What did Imran Khan's visit to Moscow achieve?"
+
+
+def test_history_items_are_held_to_the_question_limit(server):
+    from gradio_client import Client
+
+    client = Client(server["url"], verbose=False)
+    record = client.predict(MEDIATE, ["x" * 200_000], api_name="/ask")
+    assert record["error"] and "characters long" in record["error"] and record["answer"] is None
+    record = client.predict(MEDIATE, ["Who?"] * 21, api_name="/ask")
+    assert record["error"] and "20" in record["error"]
+
+
+def test_asks_are_answered_while_an_upload_is_being_indexed(page, server):
+    import fcntl
+    import threading
+    import time
+
+    from gradio_client import Client
+
+    from ui.app import ASK_QUEUE, INDEXING_NICE, UPLOAD_QUEUE
+
+    groups = {fn.name: fn.concurrency_id for fn in server["demo"].fns.values()}
+    assert groups["respond"] == groups["api_ask"] == ASK_QUEUE and groups["upload"] == UPLOAD_QUEUE
+
+    article = server["root"] / "harbour_ferry.txt"
+    article.write_text(UPLOADED_ARTICLE.replace("Quillmere", "Dunhallow"), encoding="utf-8")
+    client = Client(server["url"], verbose=False)
+    # another writer (as `rag index --add` would) holds the index, so this upload stays in its
+    # indexing step for as long as the test needs, with no clock involved
+    with open(server["index_dir"] / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            page.get_by_role("tab", name="Articles").click()
+            page.locator("#rag-upload input[type=file]").set_input_files(str(article))
+            page.wait_for_selector("#rag-upload :text('harbour_ferry.txt')")
+            page.click("#rag-add")
+            indexing = None
+            for _ in range(3000):  # bounded: until the upload's indexing thread has started
+                indexing = next((t for t in threading.enumerate() if t.name == "rag-indexing"), None)
+                if indexing is not None:
+                    break
+                time.sleep(0.05)
+            assert indexing is not None, "the upload did not start indexing in a worker thread"
+            assert os.getpriority(os.PRIO_PROCESS, indexing.native_id) == INDEXING_NICE
+            page.wait_for_selector("#rag-upload :text('Embedding 1 article')")  # the progress bar
+
+            record = client.predict(MEDIATE, [], api_name="/ask")  # the API answers
+            assert "Vladimir Putin" in record["answer"]
+            page.get_by_role("tab", name="Ask").click()
+            assert "Vladimir Putin" in ask(page, MEDIATE)  # and so does the page
+            assert indexing.is_alive() and "Added" not in page.inner_text("#rag-upload-note")
+            page.get_by_role("tab", name="Articles").click()
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / "indexing.png"), full_page=True)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    page.get_by_role("tab", name="Articles").click()
+    page.wait_for_selector("#rag-upload-note :text('Added 1 article')")
+    assert "upload/harbour_ferry.txt" in page.inner_text("#rag-upload-note")

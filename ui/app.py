@@ -12,11 +12,15 @@ The page also exposes ``/ask`` for programs::
 """
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import json
+import os
 import re
 import shutil
+import sys
 import threading
+import uuid
 from dataclasses import dataclass, field
 from datetime import date as Date
 from pathlib import Path
@@ -34,7 +38,26 @@ from ui import format as fmt
 UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_UPLOAD_FILES = 50
+# The whole batch sits in gradio's temp folder, is read into memory and embedded in one indexing
+# run that holds the index's writer lock: 20 MB (four files at the per-file limit) bounds the disk,
+# the memory and the minutes one click can occupy the indexer; bigger archives go through
+# `rag index --add`.
+MAX_UPLOAD_BATCH_BYTES = 20 * 1024 * 1024
 UPLOADS_DIR = "uploads"
+# Uploaded articles live in their own namespace of document ids, so that no upload can replace an
+# article indexed from the command line: "upload/NAME", and "upload/NAME/ID" for a JSONL line.
+UPLOAD_PREFIX = "upload/"
+# Earlier questions an /ask caller may send (unless the answerer's AnswerConfig sets
+# max_history_items): follow-ups need the last few, more is only work. Each earlier question is
+# held to the question's own length limit (AnswerConfig.max_question_chars).
+MAX_HISTORY_ITEMS = 20
+# Indexing runs in its own thread at this lower CPU priority (Linux), so that the operating
+# system serves the threads answering questions first while an upload is being embedded.
+INDEXING_NICE = 10
+# Gradio's queue groups: asks (page and /ask API) and uploads never wait on each other.
+ASK_QUEUE = "ask"
+UPLOAD_QUEUE = "upload"
+REPLACE_LABEL = "Replace articles with the same name"
 DEFAULT_K = 5
 EXAMPLE_QUESTIONS = [
     "Which US defence secretary visited Pakistan with the do more message?",
@@ -99,8 +122,10 @@ class Engine:
 
     def reload(self) -> None:
         """Open the index's live generation and swap it in."""
-        # the loaded NER model is handed on rather than loaded again
-        self.answerer = Answerer(Index.open(self.index_dir), self.embedder, ner=self.answerer.ner).warm_up()
+        # the loaded models are handed on rather than loaded again
+        previous = self.answerer
+        loaded = {name: getattr(previous, name) for name in ("reader", "ner") if hasattr(previous, name)}
+        self.answerer = Answerer(Index.open(self.index_dir), self.embedder, **loaded).warm_up()
 
     def ask(self, question: str, history: Sequence[str] = (), **options: Any) -> Answer:
         return self.answerer.ask(question, history=list(history), **options)
@@ -138,38 +163,107 @@ def search_filter(date_from: str | None, date_to: str | None) -> SearchFilter | 
     return SearchFilter(date_from=start, date_to=end) if (start or end) else None
 
 
-def parse_history(history: Any) -> list[str]:
-    """Earlier questions from an API caller: a list of strings, a JSON list, or nothing."""
+class HistoryError(ValueError):
+    """An /ask history that cannot be used (returned as the record's error)."""
+
+
+def parse_history(history: Any, max_items: int = MAX_HISTORY_ITEMS, max_chars: int | None = None) -> list[str]:
+    """Earlier questions from an API caller: a list of strings, a JSON list, or nothing.
+
+    Raises HistoryError for anything else, for more than ``max_items`` questions, and for a
+    question longer than ``max_chars`` (the limit on the question itself).
+    """
     if history is None:
         return []
     if isinstance(history, str):
         text = history.strip()
         if not text:
             return []
+        if max_chars is not None and len(text) > max_items * (max_chars + 8) + 2:
+            raise HistoryError(
+                f"the history is {len(text)} characters long; the limit is {max_items} earlier "
+                f"questions of up to {max_chars} characters each"
+            )
         try:
             history = json.loads(text)
         except json.JSONDecodeError:
-            return [text]
+            history = text
         if isinstance(history, str):
-            return [history] if history.strip() else []
+            history = [history]
     if not isinstance(history, (list, tuple)):
-        raise ValueError("history must be a list of earlier questions (or a JSON string of one)")
-    return [str(item) for item in history if str(item).strip()]
+        raise HistoryError("history must be a list of earlier questions (or a JSON string of one)")
+    items = [item if isinstance(item, str) else str(item) for item in history]
+    items = [item.strip() for item in items if item.strip()]
+    if len(items) > max_items:
+        raise HistoryError(f"the history holds {len(items)} earlier questions; the limit is {max_items}")
+    if max_chars is not None:
+        for number, item in enumerate(items, start=1):
+            if len(item) > max_chars:
+                raise HistoryError(
+                    f"earlier question {number} of the history is {len(item)} characters long; "
+                    f"the limit is {max_chars}"
+                )
+    return items
+
+
+def error_record(question: Any, message: str) -> dict:
+    """The `rag ask --json` record of a request that was not asked: ``error`` says why."""
+    text = question if isinstance(question, str) else str(question or "")
+    return Answer(text, None, None, True, 0.0, message=message, error=message).to_dict()
 
 
 # --- uploads ------------------------------------------------------------------------------------
 
 @dataclass
+class UploadFile:
+    """One readable uploaded file: where gradio put it, its original name, its articles."""
+
+    path: Path
+    name: str
+    documents: list[Document]
+
+
+@dataclass
 class UploadBatch:
     """What a set of uploaded files yielded: documents to index and a message per bad file."""
 
-    documents: list[Document] = field(default_factory=list)
-    files: list[tuple[Path, str]] = field(default_factory=list)  # (uploaded path, original name)
+    files: list[UploadFile] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def documents(self) -> list[Document]:
+        return [document for upload in self.files for document in upload.documents]
 
 
 def _size_text(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB" if size >= 1024 * 1024 else f"{size / 1024:.0f} KB"
+
+
+# An absolute path inside a message (an OSError's file name, say): shown as its last part only.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w./~-])(?:[A-Za-z]:)?[/\\](?:[^\s'\"/\\]+[/\\])*([^\s'\"/\\]+)")
+
+
+def public_text(text: str) -> str:
+    """``text`` with every absolute path cut to its file name: messages shown on the page must
+    not tell the server's folders."""
+    return _ABSOLUTE_PATH.sub(lambda match: match.group(1), text)
+
+
+def upload_doc_id(name: str) -> str:
+    """The document id of the uploaded file ``name``."""
+    return f"{UPLOAD_PREFIX}{name}"
+
+
+def _namespaced(document: Document, name: str) -> Document:
+    """``document`` read from the upload ``name`` with an id in the upload namespace: a JSONL
+    line's own "id" becomes ``upload/NAME/ID``; a line without one keeps ``upload/NAME#LINE``."""
+    base = upload_doc_id(name)
+    if document.id == base:
+        return document
+    line = document.id[len(base) + 1:] if document.id.startswith(base + "#") else ""
+    if line.isdigit():
+        return document
+    return dataclasses.replace(document, id=f"{base}/{document.id}")
 
 
 def check_upload(path: Path | str, max_bytes: int = MAX_UPLOAD_BYTES, name: str | None = None) -> str | None:
@@ -187,7 +281,7 @@ def check_upload(path: Path | str, max_bytes: int = MAX_UPLOAD_BYTES, name: str 
     try:
         size = path.stat().st_size
     except OSError as exc:
-        return f"{name}: cannot read the upload ({exc.strerror or exc})"
+        return f"{name}: cannot read the upload ({exc.strerror or 'error'})"
     if size == 0:
         return f"{name}: the file is empty"
     if size > max_bytes:
@@ -195,36 +289,118 @@ def check_upload(path: Path | str, max_bytes: int = MAX_UPLOAD_BYTES, name: str 
     return None
 
 
-def read_uploads(paths: Sequence[Path | str], max_bytes: int = MAX_UPLOAD_BYTES) -> UploadBatch:
-    """Check and read uploaded files. Each file's original name (the basename gradio keeps) is
-    its document id; problems come back as one message per file, naming it."""
+def read_uploads(
+    paths: Sequence[Path | str],
+    max_bytes: int = MAX_UPLOAD_BYTES,
+    max_total_bytes: int = MAX_UPLOAD_BATCH_BYTES,
+) -> UploadBatch:
+    """Check and read uploaded files. A file's original name (the basename gradio keeps) gives
+    its document id ``upload/NAME`` (see ``_namespaced`` for JSONL); problems come back as one
+    message per file, naming it and nothing else of the server's paths."""
     batch = UploadBatch()
     if len(paths) > MAX_UPLOAD_FILES:
         batch.errors.append(f"{len(paths)} files at once is too many; upload at most {MAX_UPLOAD_FILES}")
         return batch
+    total = 0
+    for raw in paths:
+        try:
+            total += Path(raw).stat().st_size
+        except OSError:
+            pass  # reported for the file below
+    if total > max_total_bytes:
+        batch.errors.append(
+            f"these {len(paths)} files add up to {_size_text(total)}; the limit is "
+            f"{_size_text(max_total_bytes)} per upload: add them in smaller batches"
+        )
+        return batch
+    names: set[str] = set()
     seen: set[str] = set()
     for raw in paths:
         path = Path(raw)
         name = path.name
         problem = check_upload(path, max_bytes, name)
         if problem:
-            batch.errors.append(problem)
+            batch.errors.append(public_text(problem))
             continue
-        documents, problems = read_file(path, doc_id=name)
+        if name in names:
+            batch.errors.append(f"{name}: another file of this upload has the same name; rename one of them")
+            continue
+        names.add(name)
+        try:
+            documents, problems = read_file(path, doc_id=upload_doc_id(name))
+        except Exception as exc:  # a parser's own failure: reported, the other files go on
+            batch.errors.append(public_text(f"{name}: cannot read the file ({exc})"))
+            continue
         for issue in problems:
             where = f"{name} line {issue.line}" if issue.line is not None else name
-            batch.errors.append(f"{where}: {issue.reason}")
+            batch.errors.append(public_text(f"{where}: {issue.reason}"))
         fresh = []
         for document in documents:
+            document = _namespaced(document, name)
             if document.id in seen:
                 batch.errors.append(f"{name}: document id {document.id!r} appears twice in this upload")
                 continue
             seen.add(document.id)
             fresh.append(document)
         if fresh:
-            batch.documents.extend(fresh)
-            batch.files.append((path, name))
+            batch.files.append(UploadFile(path, name, fresh))
     return batch
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.stat().st_size != b.stat().st_size:
+            return False
+        return a.read_bytes() == b.read_bytes()
+    except OSError:
+        return False
+
+
+def _clashes(index: Index, upload: UploadFile, kept: Path) -> list[str]:
+    """What indexing ``upload`` would replace: ids indexed with other content, and the kept copy
+    of a different earlier file of the same name. An identical re-upload replaces nothing."""
+    clashes = []
+    for document in upload.documents:
+        info = index.documents.get(document.id)
+        if info is None:
+            continue
+        try:
+            same = (info.title, info.date) == (document.title, document.date) and index.document_text(document.id) == document.text
+        except KeyError:
+            same = False
+        if not same:
+            clashes.append(document.id)
+    if not clashes and kept.exists() and not _same_file(upload.path, kept):
+        clashes.append(f"the earlier upload {upload.name}")
+    return clashes
+
+
+def _in_background(work: Callable[[], Any]) -> Any:
+    """Run ``work`` in a fresh thread at lower CPU priority and wait for it (re-raising).
+
+    The waiting thread only sleeps; the operating system gives the CPU to the threads that
+    answer questions first, so indexing a large upload slows asks down as little as it can.
+    The context is carried over, so gradio's progress bar still works inside ``work``.
+    """
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        if sys.platform.startswith("linux"):  # per-thread on Linux; elsewhere it would be the process
+            try:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), INDEXING_NICE)
+            except (OSError, AttributeError):
+                pass
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # handed to the waiting thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=contextvars.copy_context().run, args=(run,), name="rag-indexing", daemon=True)
+    worker.start()
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
 
 
 def add_uploads(
@@ -232,38 +408,71 @@ def add_uploads(
     paths: Sequence[Path | str],
     progress: Callable[[float, str], None] | None = None,
     max_bytes: int = MAX_UPLOAD_BYTES,
+    *,
+    replace: bool = False,
+    max_total_bytes: int = MAX_UPLOAD_BATCH_BYTES,
 ) -> tuple[str, bool]:
     """Index uploaded files into the engine's index and swap in the new index.
 
-    Returns (a Markdown report, whether the index changed). Bad files are reported and left
-    out; when nothing valid is left the index is not touched. The originals are kept in
-    ``INDEX/uploads/`` under their own names.
+    Returns (a Markdown report, whether the index changed). Uploads get the ids ``upload/NAME``
+    and are kept as ``INDEX/uploads/NAME``. A file that would replace an indexed article or a
+    different earlier upload of the same name is refused unless ``replace``. Bad files are
+    reported and left out; when nothing valid is left the index is not touched. The work runs
+    in a background thread at lower priority (see ``_in_background``).
     """
     report = progress or (lambda fraction, text: None)
     if not paths:
         return "Choose one or more files first (.txt, .md, .html, .htm or .jsonl).", False
+    return _in_background(lambda: _add_uploads(engine, paths, report, max_bytes, replace, max_total_bytes))
+
+
+def _add_uploads(
+    engine: Engine,
+    paths: Sequence[Path | str],
+    report: Callable[[float, str], None],
+    max_bytes: int,
+    replace: bool,
+    max_total_bytes: int,
+) -> tuple[str, bool]:
     report(0.05, "Reading files")
-    batch = read_uploads(paths, max_bytes)
+    batch = read_uploads(paths, max_bytes, max_total_bytes)
     lines: list[str] = []
+    errors = list(batch.errors)
     changed = False
-    if batch.documents:
-        uploads = engine.index_dir / UPLOADS_DIR
-        kept_as = {str(path): str(uploads / name) for path, name in batch.files}
-        documents = [  # point at the kept copy, not gradio's temporary file (JSONL urls stay)
-            dataclasses.replace(d, source=kept_as[d.source]) if d.source in kept_as else d
-            for d in batch.documents
-        ]
-        with engine._write_lock:
-            report(0.2, f"Embedding {len(documents)} article{'s' if len(documents) != 1 else ''}")
-            try:
-                result = build_index(documents, engine.index_dir, engine.embedder, engine.index.config, remove_missing=False)
-            except Exception as exc:  # the index is untouched: build_index publishes atomically
-                lines.append(f"**Indexing failed, the archive is unchanged:** {fmt.escape_inline(str(exc))}")
-                result = None
-            if result is not None:
+    uploads = engine.index_dir / UPLOADS_DIR
+    with engine._write_lock:
+        accepted: list[UploadFile] = []
+        for upload in batch.files:
+            clashes = _clashes(engine.index, upload, uploads / upload.name)
+            if clashes and not replace:
+                errors.append(
+                    f"{upload.name}: already indexed with different content ({', '.join(clashes)}); "
+                    f"tick “{REPLACE_LABEL}” to replace it, or rename the file"
+                )
+            else:
+                accepted.append(upload)
+        staged: dict[str, Path] = {}
+        try:
+            if accepted:
+                report(0.15, "Keeping the files")
                 uploads.mkdir(parents=True, exist_ok=True)
-                for path, name in batch.files:
-                    shutil.copyfile(path, uploads / name)
+                for upload in accepted:  # staged next to their final names, moved there on success
+                    target = uploads / upload.name
+                    if not (target.exists() and _same_file(upload.path, target)):
+                        stage = uploads / f".staging-{uuid.uuid4().hex}-{upload.name}"
+                        shutil.copyfile(upload.path, stage)
+                        staged[upload.name] = stage
+                kept_as = {str(u.path): str(uploads / u.name) for u in accepted}
+                documents = [  # point at the kept copy, not gradio's temporary file (JSONL urls stay)
+                    dataclasses.replace(d, source=kept_as[d.source]) if d.source in kept_as else d
+                    for u in accepted for d in u.documents
+                ]
+                count = len(documents)
+                report(0.2, f"Embedding {count} article{'s' if count != 1 else ''} (large files take minutes)")
+                result = build_index(documents, engine.index_dir, engine.embedder, engine.index.config, remove_missing=False)
+                for name, stage in staged.items():
+                    os.replace(stage, uploads / name)
+                staged.clear()
                 changed = result.changed
                 if changed:
                     report(0.85, "Loading the new index")
@@ -274,14 +483,43 @@ def add_uploads(
                 if added:
                     lines.append(f"**Added {len(added)} article{'s' if len(added) != 1 else ''}:** " + ", ".join(fmt.escape_inline(i) for i in added))
                 if updated:
-                    lines.append(f"**Updated {len(updated)}:** " + ", ".join(fmt.escape_inline(i) for i in updated))
+                    lines.append(f"**Replaced {len(updated)}:** " + ", ".join(fmt.escape_inline(i) for i in updated))
                 if unchanged:
                     lines.append("**Already indexed, unchanged:** " + ", ".join(fmt.escape_inline(i) for i in unchanged))
                 lines.append(f"The archive now holds {len(engine.index.documents)} articles.")
-    if batch.errors:
-        lines.append("**Not added:**\n" + "\n".join(f"- {fmt.escape_inline(error)}" for error in batch.errors))
+        except Exception as exc:  # the index is untouched: build_index publishes atomically
+            lines.append(f"**Indexing failed, the archive is unchanged:** {fmt.escape_inline(public_text(str(exc)))}")
+            changed = False
+        finally:
+            for stage in staged.values():
+                stage.unlink(missing_ok=True)
+    if errors:
+        lines.append("**Not added:**\n" + "\n".join(f"- {fmt.escape_inline(error)}" for error in errors))
     report(1.0, "Done")
     return "\n\n".join(lines) if lines else "Nothing to add.", changed
+
+
+def remove_temporary(paths: Sequence[Path | str], root: Path | str) -> None:
+    """Delete uploaded files that gradio keeps under ``root`` (its temp folder), and the folder
+    gradio made for each when it is left empty. Paths outside ``root`` are never touched."""
+    root = Path(root).resolve()
+    for raw in paths:
+        try:
+            path = Path(raw).resolve()
+        except OSError:
+            continue
+        if root not in path.parents:
+            continue
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            continue
+        parent = path.parent
+        if parent != root:
+            try:
+                parent.rmdir()  # only when empty
+            except OSError:
+                pass
 
 
 # --- chat handlers ------------------------------------------------------------------------------
@@ -296,8 +534,9 @@ def _message_text(content: Any) -> str:
     return str(content)
 
 
-def make_handlers(engine: Engine) -> dict[str, Callable]:
-    """The page's event handlers, bound to ``engine``."""
+def make_handlers(engine: Engine, upload_root: Path | str | None = None) -> dict[str, Callable]:
+    """The page's event handlers, bound to ``engine``. ``upload_root`` is gradio's temp folder:
+    uploaded files under it are deleted once they have been processed (kept or refused)."""
 
     def respond(question, chat, history, k, mode, date_from, date_to):
         question = (question or "").strip()
@@ -309,6 +548,7 @@ def make_handlers(engine: Engine) -> dict[str, Callable]:
             chat.append({"role": "assistant", "content": f"**Check the search settings:** {fmt.escape_inline(str(exc))}"})
             return question, chat, history, None, fmt.SOURCES_PLACEHOLDER
         answerer = engine.answerer
+        history = history[-MAX_HISTORY_ITEMS:]
         answer = answerer.ask(
             question, history=history, k=int(k or DEFAULT_K),
             mode=mode if mode in RETRIEVAL_MODES else None, where=where,
@@ -319,7 +559,7 @@ def make_handlers(engine: Engine) -> dict[str, Callable]:
         last = None
         if answer.error is None:
             last = {"record": answer.to_dict(), "history": list(history)}
-            history.append(question)
+            history = (history + [question])[-MAX_HISTORY_ITEMS:]
         sources = fmt.sources_html(answer, answerer.index.document_text)
         return "", chat, history, last, sources
 
@@ -343,9 +583,16 @@ def make_handlers(engine: Engine) -> dict[str, Callable]:
     def clear():
         return [], [], None, fmt.SOURCES_PLACEHOLDER, ""
 
-    def upload(files, progress=None):
+    def upload(files, replace=False, progress=None):
         paths = [f if isinstance(f, (str, Path)) else getattr(f, "name", str(f)) for f in (files or [])]
-        message, _ = add_uploads(engine, paths, progress=(lambda x, d: progress(x, desc=d)) if progress else None)
+        try:  # (a gr.Progress is falsy: it has a length, 0)
+            message, _ = add_uploads(
+                engine, paths, progress=(lambda x, d: progress(x, desc=d)) if progress is not None else None,
+                replace=bool(replace),
+            )
+        finally:  # kept files were copied to INDEX/uploads; refused ones are not kept at all
+            if upload_root is not None:
+                remove_temporary(paths, upload_root)
         index = engine.index
         return (
             message,
@@ -358,9 +605,19 @@ def make_handlers(engine: Engine) -> dict[str, Callable]:
         """Answer one question over the indexed articles; returns the `rag ask --json` record.
 
         history: the earlier questions of the conversation, oldest first (a list, or a JSON
-        string of one), so that follow-ups like "And when was that?" are understood.
+        string of one), so that follow-ups like "And when was that?" are understood. At most
+        20 questions, each within the question's length limit; otherwise the record's "error"
+        says what is wrong and nothing is asked.
         """
-        return engine.ask(question or "", parse_history(history)).to_dict()
+        answerer = engine.answerer
+        limits = answerer.config.answer
+        try:
+            earlier = parse_history(
+                history, getattr(limits, "max_history_items", MAX_HISTORY_ITEMS), limits.max_question_chars,
+            )
+        except HistoryError as exc:
+            return error_record(question, str(exc))
+        return answerer.ask(question or "", history=earlier).to_dict()
 
     return {"respond": respond, "rate": rate, "clear": clear, "upload": upload, "api_ask": api_ask}
 
@@ -375,11 +632,15 @@ def build_app(index_dir: Path, embedder: Embedder | None = None) -> "gr.Blocks":
     """
     import gradio as gr
 
+    from gradio.utils import get_upload_folder
+
     engine = Engine(Path(index_dir), embedder)
-    handlers = make_handlers(engine)
+    handlers = make_handlers(engine, upload_root=get_upload_folder())
     index = engine.index
 
-    with gr.Blocks(title="Ask the news archive", fill_width=True, elem_id="rag-app") as demo:
+    # uploads are deleted from gradio's temp folder once processed; this sweeps what is left
+    # behind (files chosen but never added) after an hour
+    with gr.Blocks(title="Ask the news archive", fill_width=True, elem_id="rag-app", delete_cache=(3600, 3600)) as demo:
         header = gr.HTML(fmt.header_html(len(index.documents), index.chunk_count), elem_id="rag-header-block")
         history = gr.State([])
         last = gr.State(None)
@@ -436,7 +697,9 @@ def build_app(index_dir: Path, embedder: Embedder | None = None) -> "gr.Blocks":
                 gr.Markdown(
                     "The articles the answers come from. Add your own: plain text, Markdown, HTML, "
                     f"or JSON Lines (one article per line, with a `text` field), up to "
-                    f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB per file.",
+                    f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB per file and "
+                    f"{MAX_UPLOAD_BATCH_BYTES // (1024 * 1024)} MB per upload. Uploaded articles get "
+                    f"the ids `{UPLOAD_PREFIX}FILE NAME`, apart from the articles indexed on the server.",
                     elem_id="rag-corpus-intro",
                 )
                 with gr.Row(equal_height=False):
@@ -452,6 +715,10 @@ def build_app(index_dir: Path, embedder: Embedder | None = None) -> "gr.Blocks":
                             file_count="multiple", file_types=list(UPLOAD_SUFFIXES), label="Upload articles",
                             elem_id="rag-upload",
                         )
+                        replace = gr.Checkbox(
+                            value=False, label=REPLACE_LABEL, elem_id="rag-replace",
+                            info="Off: a file whose name was uploaded before with other content is refused",
+                        )
                         add = gr.Button("Add to index", variant="primary", elem_id="rag-add")
                         upload_note = gr.Markdown("", elem_id="rag-upload-note")
 
@@ -461,8 +728,10 @@ def build_app(index_dir: Path, embedder: Embedder | None = None) -> "gr.Blocks":
         def show_feedback(last_answer):  # rating buttons appear once there is an answer to rate
             return gr.Row(visible=last_answer is not None), ""
 
+        # asks (page and API) share one queue group, uploads have their own: an upload being
+        # indexed never holds up a question, and uploads run one at a time
         for event in (ask.click, question.submit, examples.load_input_event.then):
-            event(respond, ask_inputs, ask_outputs, api_visibility="private").then(
+            event(respond, ask_inputs, ask_outputs, api_visibility="private", concurrency_id=ASK_QUEUE).then(
                 show_feedback, last, [feedback_row, feedback_note], api_visibility="private",
             )
         up.click(lambda state: handlers["rate"](state, "up"), last, feedback_note, api_visibility="private")
@@ -472,11 +741,15 @@ def build_app(index_dir: Path, embedder: Embedder | None = None) -> "gr.Blocks":
                 show_feedback, last, [feedback_row, feedback_note], api_visibility="private",
             )
 
-        def upload(files_value, progress=gr.Progress()):
-            return handlers["upload"](files_value, progress)
+        def upload(files_value, replace_value, progress=gr.Progress()):
+            return handlers["upload"](files_value, replace_value, progress)
 
-        add.click(upload, files, [upload_note, corpus, header, files], api_visibility="private")
-        gr.api(handlers["api_ask"], api_name="ask")
+        add.click(
+            upload, [files, replace], [upload_note, corpus, header, files], api_visibility="private",
+            concurrency_id=UPLOAD_QUEUE, concurrency_limit=1,
+            show_progress_on=[files, upload_note],  # the header and table stay readable meanwhile
+        )
+        gr.api(handlers["api_ask"], api_name="ask", concurrency_id=ASK_QUEUE)
 
     demo.rag_engine = engine  # for tests and embedding applications
     return demo
@@ -509,7 +782,7 @@ def serve(
     demo.queue(default_concurrency_limit=concurrency)
     demo.launch(
         server_name=host, server_port=port, prevent_thread_lock=not block, show_error=True,
-        max_file_size=4 * MAX_UPLOAD_BYTES, footer_links=["api"], quiet=not block,
+        max_file_size=MAX_UPLOAD_BATCH_BYTES, footer_links=["api"], quiet=not block,
         **launch_options(),
     )
     return demo

@@ -1,8 +1,15 @@
 """HTML and Markdown for the chat page: answers, sources, whole articles, the corpus table.
 
-Every piece of article text goes through :func:`escape` after the raw text has been split at
-its offsets, so highlight tags land on exact characters and nothing in an article (``<script>``,
-``<img onerror=…>``, template syntax) is ever interpreted by the browser.
+Every piece of article text is escaped once, for where it goes, after the raw text has been
+split at its offsets, so highlight tags land on exact characters and nothing in an article
+(``<script>``, ``<img onerror=…>``, template syntax) is ever interpreted by the browser:
+
+* :func:`escape` for HTML (the sources panel, a gr.HTML): tags and quotes become entities, and so
+  do the characters of gr.HTML's template syntax (``$``, braces, backticks, backslashes);
+* :func:`escape_inline` for the chat's Markdown: ``<``, ``>`` and ``&`` become entities (no
+  HTML from an article is ever parsed) and Markdown's punctuation is backslash-escaped, so
+  ``$10`` reads "$10" and "Khan's" reads "Khan's": no entity is ever escaped a second time.
+  The chat renders no LaTeX (``latex_delimiters=[]``) and ``$`` is escaped besides.
 """
 from __future__ import annotations
 
@@ -16,9 +23,14 @@ SNIPPET_CHARS = 180
 RELATED_IN_CHAT = 3
 RELATED_SNIPPET_CHARS = 320
 
-# Characters that gr.HTML's template engine or the chat's Markdown renderer would read as syntax.
+# Characters that gr.HTML's template engine would read as syntax (HTML context only).
 _HTML_EXTRA = str.maketrans({"$": "&#36;", "{": "&#123;", "}": "&#125;", "`": "&#96;", "\\": "&#92;"})
-_MARKDOWN_SPECIAL = re.compile(r"([*_\[\]|~#!])")
+# Markdown punctuation, escaped with a backslash in chat text. ``&``, ``<`` and ``>`` are not in
+# it: they become entities, and an entity holds none of these characters (``&amp;`` ``&lt;``).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]#!|~$])")
+# A list marker where a message starts ("- ", "+ ", "1. ", "2) "), which would make it a list.
+_LIST_START = re.compile(r"^([-+]|\d{1,9}(?=[.)]))")
+_MARKDOWN_HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _SPACES = re.compile(r"\s+")
 
 
@@ -28,9 +40,12 @@ def escape(text: str) -> str:
 
 
 def escape_inline(text: str) -> str:
-    """``text`` for one line of the chat's Markdown: HTML-escaped, Markdown syntax defused,
-    runs of whitespace (line breaks included) collapsed to one space."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", escape(_SPACES.sub(" ", text)))
+    """``text`` for one line of the chat's Markdown, escaped once: ``&<>`` as entities (so no
+    HTML in it is parsed), Markdown punctuation (``$`` included) backslash-escaped, runs of
+    whitespace (line breaks included) collapsed to one space. Quotes and apostrophes stay as
+    they are: in Markdown text they are not syntax."""
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", _SPACES.sub(" ", text)).translate(_MARKDOWN_HTML)
+    return _LIST_START.sub(lambda m: m.group(1) + "\\" if m.group(1)[0].isdigit() else "\\" + m.group(1), escaped)
 
 
 def render_marked(

@@ -1,0 +1,202 @@
+"""Fit the answer combiner and its threshold on questions the reader was not trained on.
+
+The reader reads the retrieved passages of every question of the held-out SQuAD articles (open
+mode: one index over all the file's articles); each proposed span is labelled right when its
+token F1 against a gold answer is at least 0.5 (every span of an unanswerable question is wrong).
+A logistic regression over the span features (``rag.reader.scoring.FEATURES``) is fitted with
+leave-one-article-out cross-validation: the reported calibration (ECE, reliability, risk-coverage)
+comes from out-of-fold predictions only. The threshold is the one that maximises SQuAD 2.0
+all-question F1 (an abstention scores 1 on an unanswerable question, 0 on an answerable one) on
+those out-of-fold predictions. The final combiner, fitted on all held-out articles, is written into
+the checkpoint's metadata.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from rag.metrics import token_f1
+from rag.reader.model import DEFAULT_CHECKPOINT, Reader
+from rag.reader.scoring import FEATURES, Combiner
+from rag.reader.features import checkpoint_files
+
+RIGHT_F1 = 0.5  # a span at least this close to a gold answer counts as a right answer
+
+
+def collect(answerer: Any, golds: Sequence[dict], groups: Sequence[str]) -> list[dict]:
+    """Per question: its group, gold answers, and every candidate's features and F1."""
+    from rag.answer import retrieval_query
+
+    rows = []
+    for gold, group in zip(golds, groups):
+        query = retrieval_query(gold["question"], gold.get("history") or [])
+        passages = answerer.retriever.search(query, k=answerer.config.answer.passages)
+        candidates = answerer.candidates(query, passages)
+        rows.append({
+            "id": gold["id"], "group": group, "answers": gold["answers"],
+            "candidates": [
+                {"text": c.text, "features": c.features, "f1": token_f1(c.text, gold["answers"]) if gold["answers"] else 0.0}
+                for c in candidates
+            ],
+        })
+    return rows
+
+
+def fit(rows: Sequence[dict], c: float = 1.0) -> Combiner:
+    """A logistic combiner over every candidate of ``rows`` (threshold left at 0.5)."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.array([[cand["features"][n] for n in FEATURES] for r in rows for cand in r["candidates"]])
+    y = np.array([cand["f1"] >= RIGHT_F1 for r in rows for cand in r["candidates"]])
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    model = LogisticRegression(C=c, max_iter=1000, class_weight=None).fit((x - mean) / scale, y)
+    return Combiner(
+        weights={n: float(w) for n, w in zip(FEATURES, model.coef_[0])}, bias=float(model.intercept_[0]),
+        mean={n: float(v) for n, v in zip(FEATURES, mean)}, scale={n: float(v) for n, v in zip(FEATURES, scale)},
+        threshold=0.5,
+    )
+
+
+def top_answers(rows: Sequence[dict], combiners: dict[str, Combiner]) -> list[dict]:
+    """The best candidate of each question under its group's combiner: confidence and F1."""
+    tops = []
+    for r in rows:
+        combiner = combiners[r["group"]]
+        scored = sorted(
+            ((combiner.probability(cand["features"]), cand) for cand in r["candidates"]), key=lambda t: -t[0]
+        )
+        confidence, best = scored[0] if scored else (0.0, {"text": "", "f1": 0.0})
+        tops.append({"id": r["id"], "group": r["group"], "answerable": bool(r["answers"]),
+                     "confidence": confidence, "f1": best["f1"], "right": best["f1"] >= RIGHT_F1})
+    return tops
+
+
+def expected_calibration_error(confidence: np.ndarray, right: np.ndarray, bins: int = 10) -> float:
+    """Mean |accuracy − confidence| over equal-width confidence bins, weighted by their size."""
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    return float(sum(
+        abs(right[which == b].mean() - confidence[which == b].mean()) * (which == b).mean()
+        for b in range(bins) if (which == b).any()
+    ))
+
+
+def threshold_table(tops: Sequence[dict]) -> list[dict]:
+    """For each threshold: answered share (answerable), declined share (unanswerable), answerable
+    F1, SQuAD 2.0 all-question F1, and risk (wrong share of the answers given)."""
+    table = []
+    for threshold in np.round(np.arange(0.0, 1.0001, 0.025), 3):
+        given = [t for t in tops if t["confidence"] >= threshold]
+        answerable = [t for t in tops if t["answerable"]]
+        unanswerable = [t for t in tops if not t["answerable"]]
+        all_f1 = [t["f1"] if t["confidence"] >= threshold else 0.0 for t in answerable]
+        all_f1 += [0.0 if t["confidence"] >= threshold else 1.0 for t in unanswerable]
+        table.append({
+            "threshold": float(threshold),
+            "coverage": len(given) / len(tops) if tops else 0.0,
+            "risk": float(np.mean([not t["right"] for t in given])) if given else 0.0,
+            "answered": float(np.mean([t["confidence"] >= threshold for t in answerable])) if answerable else 0.0,
+            "declined": float(np.mean([t["confidence"] < threshold for t in unanswerable])) if unanswerable else 0.0,
+            "answerable_f1": float(np.mean([t["f1"] if t["confidence"] >= threshold else 0.0 for t in answerable])) if answerable else 0.0,
+            "all_f1": float(np.mean(all_f1)) if all_f1 else 0.0,
+        })
+    return table
+
+
+def calibrate(answerer: Any, golds: Sequence[dict], groups: Sequence[str], report_dir: Path | None) -> dict[str, Any]:
+    """Fit the combiner (leave-one-group-out for the numbers, all groups for the result)."""
+    rows = collect(answerer, golds, groups)
+    names = sorted(set(groups))
+    if len(names) < 2:
+        raise ValueError("calibration needs questions from at least two articles")
+    out_of_fold = {g: fit([r for r in rows if r["group"] != g]) for g in names}
+    tops = top_answers(rows, out_of_fold)
+    table = threshold_table(tops)
+    best = max(table, key=lambda row: row["all_f1"])
+    confidence = np.array([t["confidence"] for t in tops])
+    right = np.array([t["right"] for t in tops], dtype=float)
+    final = fit(rows)
+    final = Combiner(final.weights, final.bias, final.mean, final.scale, best["threshold"])
+    summary = {
+        "questions": len(rows), "groups": names, "right_f1": RIGHT_F1,
+        "ece_out_of_fold": round(expected_calibration_error(confidence, right), 4),
+        "threshold": best["threshold"], "at_threshold": best, "curve": table,
+    }
+    if report_dir is not None:
+        write_plots(report_dir, confidence, right, table, summary)
+    return {"combiner": final.to_dict(), "calibration": {k: v for k, v in summary.items() if k != "curve"}}
+
+
+def write_plots(folder: Path, confidence: np.ndarray, right: np.ndarray, table: list[dict], summary: dict) -> None:
+    """``reliability.png`` and ``risk_coverage.png`` of the out-of-fold predictions."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "calibration.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    edges = np.linspace(0, 1, 11)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, 9)
+    figure, (left, right_axis) = plt.subplots(1, 2, figsize=(11, 4))
+    centers = [confidence[which == b].mean() for b in range(10) if (which == b).any()]
+    accuracy = [right[which == b].mean() for b in range(10) if (which == b).any()]
+    left.plot([0, 1], [0, 1], "k--", lw=1)
+    left.plot(centers, accuracy, marker="o")
+    left.set(xlabel="confidence", ylabel="share right", title=f"reliability (ECE {summary['ece_out_of_fold']:.3f})")
+    right_axis.plot([r["coverage"] for r in table], [r["risk"] for r in table], marker=".")
+    right_axis.set(xlabel="coverage (share of questions answered)", ylabel="risk (share of answers wrong)",
+                   title=f"risk-coverage (threshold {summary['threshold']:.3f})")
+    figure.tight_layout()
+    figure.savefig(folder / "calibration.png", dpi=100)
+    plt.close(figure)
+
+
+def calibrate_checkpoint(squad: Path, checkpoint: Path, index_dir: Path | None, report_dir: Path | None) -> dict[str, Any]:
+    """Fit the combiner of the reader in ``checkpoint`` on its validation articles of ``squad``
+    and write it into the checkpoint's metadata; returns the calibration summary."""
+    from rag.answer import Answerer
+    from rag.config import Config
+    from rag.embedding import Embedder
+    from rag.evaluate import SQUAD_INDEX, read_squad
+    from rag.store import Index, build_index
+
+    reader = Reader(checkpoint)
+    validation = reader.metadata["training"]["validation_articles"]
+    documents, golds = read_squad(squad)
+    embedder = Embedder(Config().embedding).warm_up()
+    build_index(documents, index_dir or SQUAD_INDEX, embedder)
+    answerer = Answerer(Index.open(index_dir or SQUAD_INDEX), embedder, reader=reader).warm_up()
+    held = [g for g in golds if g["sources"][0] in validation]
+    result = calibrate(answerer, held, [g["sources"][0] for g in held], report_dir)
+    _, metadata_path = checkpoint_files(reader.folder)
+    metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
+    metadata.update(result)
+    metadata_path.write_text(json.dumps(metadata, indent=2), encoding="utf-8")
+    return result["calibration"]
+
+
+def run(args: argparse.Namespace) -> int:
+    summary = calibrate_checkpoint(args.squad, args.checkpoint, args.index, args.report)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--squad", type=Path, required=True, metavar="SQUAD2.json")
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
+    parser.add_argument("--index", type=Path, default=None, help="index of the SQuAD articles (default eval/.cache/squad2-index)")
+    parser.add_argument("--report", type=Path, default=Path("eval/reports/reader-calibration"))
+
+
+if __name__ == "__main__":
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m rag.reader.calibrate", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    sys.exit(run(parser.parse_args()))

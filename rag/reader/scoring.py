@@ -1,0 +1,129 @@
+"""From the reader's span scores to ranked, calibrated answer candidates.
+
+Every span the reader proposes becomes a candidate with a few general features (how far it
+beats "no answer" in its window, how it compares with the other candidates, the rank of its
+passage, whether other articles give the same text). A logistic combiner, fitted on held-out
+questions by ``rag.reader.calibrate`` and stored in the checkpoint's metadata, turns them into
+the probability that the candidate is a right answer; that probability ranks the candidates
+and is the confidence shown to the user.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from rag.reader.model import SpanScore
+
+FEATURES = ("margin", "span_prob", "best_margin", "lead", "inv_rank", "agreement", "words")
+
+
+@dataclass
+class Candidate:
+    """One answer span in one retrieved passage (offsets into the passage's document)."""
+
+    passage: int  # index into the passages the reader read
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    span: SpanScore
+    features: dict[str, float] = field(default_factory=dict)
+    probability: float = 0.0
+
+
+_PUNCT = re.compile(r"[^\w\s]")
+
+
+def normalize(text: str) -> str:
+    """Lower case, punctuation out, white space collapsed: how two answers are compared."""
+    return " ".join(_PUNCT.sub(" ", text.lower()).split())
+
+
+def add_features(candidates: list[Candidate], passage_ranks: Sequence[int]) -> None:
+    """Fill ``features`` of every candidate of one question."""
+    if not candidates:
+        return
+    best_margin = max(c.span.margin for c in candidates)
+    by_passage: dict[int, list[Candidate]] = {}
+    for c in candidates:
+        by_passage.setdefault(c.passage, []).append(c)
+    docs_by_text: dict[str, set[str]] = {}
+    best_by_text: dict[str, float] = {}
+    for c in candidates:
+        key = normalize(c.text)
+        docs_by_text.setdefault(key, set()).add(c.doc_id)
+        best_by_text[key] = max(best_by_text.get(key, -math.inf), c.span.margin)
+    for window in by_passage.values():
+        # the share of the window's probability mass (no-answer included) each span holds
+        logits = np.array([window[0].span.null_score] + [c.span.score for c in window])
+        weights = np.exp(logits - logits.max())
+        for c, weight in zip(window, weights[1:]):
+            key = normalize(c.text)
+            others = [m for t, m in best_by_text.items() if t != key]
+            c.features = {
+                "margin": c.span.margin,
+                "span_prob": float(weight / weights.sum()),
+                "best_margin": best_margin,
+                # how far it beats the best different answer (10 when it has no rival)
+                "lead": c.span.margin - max(others) if others else 10.0,
+                "inv_rank": 1.0 / passage_ranks[c.passage],
+                "agreement": float(min(len(docs_by_text[key]) - 1, 3)),
+                "words": math.log1p(len(c.text.split())),
+            }
+
+
+@dataclass(frozen=True)
+class Combiner:
+    """Logistic regression over standardized features: P(candidate is a right answer)."""
+
+    weights: dict[str, float]
+    bias: float
+    mean: dict[str, float]
+    scale: dict[str, float]
+    threshold: float
+    fitted: bool = True
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, Any]) -> "Combiner":
+        fitted = metadata.get("combiner")
+        if fitted:
+            return cls(fitted["weights"], fitted["bias"], fitted["mean"], fitted["scale"], fitted["threshold"])
+        # before calibration: the reader's own margin, squashed; a placeholder, marked unfitted
+        zero = {name: 0.0 for name in FEATURES}
+        return cls({**zero, "margin": 1.0}, 0.0, zero, {n: 1.0 for n in FEATURES}, 0.5, fitted=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"weights": self.weights, "bias": self.bias, "mean": self.mean, "scale": self.scale,
+                "threshold": self.threshold}
+
+    def probability(self, features: dict[str, float]) -> float:
+        z = self.bias + sum(
+            w * (features[n] - self.mean[n]) / (self.scale[n] or 1.0) for n, w in self.weights.items()
+        )
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+    def rank(self, candidates: list[Candidate]) -> list[Candidate]:
+        """Candidates with their probability set, best first."""
+        for c in candidates:
+            c.probability = self.probability(c.features)
+        return sorted(candidates, key=lambda c: -c.probability)
+
+
+def distinct(candidates: Sequence[Candidate], n: int) -> list[Candidate]:
+    """The ``n`` best candidates whose texts differ (one that contains or is inside a better
+    one is the same answer)."""
+    chosen: list[Candidate] = []
+    for c in candidates:
+        key = normalize(c.text)
+        if not key:
+            continue
+        if any(key == normalize(o.text) or key in normalize(o.text) or normalize(o.text) in key for o in chosen):
+            continue
+        chosen.append(c)
+        if len(chosen) == n:
+            break
+    return chosen

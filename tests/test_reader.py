@@ -1,0 +1,144 @@
+"""The trained reader: windows with offsets, span decoding, the shipped checkpoint, the combiner."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rag.reader.data import ReaderExample, read_squad
+from rag.reader.features import WindowSettings, answer_positions, encode, load_tokenizer
+from rag.reader.model import DEFAULT_CHECKPOINT, Reader, ReaderError, decode_spans, file_sha256
+from rag.reader.scoring import FEATURES, Combiner, add_features, distinct
+from rag.reader.train import split_squad
+
+CONTEXT = (
+    "The Kelbrook ferry carried a record 912 passengers on Sunday, the operator said. "
+    "Its new captain, Marta Lindqvist, took over the route in March 2021 after twenty years at sea. "
+    "Tickets now cost £14 for adults because fuel prices rose sharply last winter."
+)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def reader() -> Reader:
+    return Reader().warm_up()
+
+
+def test_long_contexts_become_overlapping_windows_that_map_back_to_characters(tokenizer):
+    settings = WindowSettings(max_length=48, stride=16, max_question_tokens=12)
+    windows = encode(tokenizer, ["Who is the captain?"], [CONTEXT], settings)
+    assert len(windows) > 1 and set(windows.context_of) == {0}
+    covered = []
+    for row in range(len(windows)):
+        spans = [(int(s), int(e)) for s, e in windows.offsets[row] if s >= 0]
+        assert spans == sorted(spans) and all(0 <= s < e <= len(CONTEXT) for s, e in spans)
+        assert all(CONTEXT[s:e].strip() == CONTEXT[s:e] for s, e in spans), "word pieces hold no white space"
+        covered.append((spans[0][0], spans[-1][1]))
+    assert covered[0][0] == 0 and covered[-1][1] == len(CONTEXT)
+    assert all(later[0] < earlier[1] for earlier, later in zip(covered, covered[1:])), "windows overlap"
+
+
+def test_answer_positions_point_at_the_answer_tokens_or_at_cls(tokenizer):
+    settings = WindowSettings(max_length=48, stride=16, max_question_tokens=12)
+    windows = encode(tokenizer, ["Who is the captain?"], [CONTEXT], settings)
+    start = CONTEXT.index("Marta Lindqvist")
+    targets = answer_positions(windows, [start], [start + len("Marta Lindqvist")])
+    holding = [row for row in range(len(windows)) if targets[row, 0] > 0]
+    assert holding, "some window holds the whole answer"
+    for row in range(len(windows)):
+        first, last = targets[row]
+        if row in holding:
+            assert CONTEXT[windows.offsets[row, first, 0] : windows.offsets[row, last, 1]] == "Marta Lindqvist"
+        else:
+            assert (first, last) == (0, 0)
+
+
+def test_decode_returns_the_best_span_with_its_character_offsets(tokenizer):
+    windows = encode(tokenizer, ["How many passengers?"], [CONTEXT], WindowSettings())
+    start_logits = np.zeros(windows.input_ids.shape, dtype=np.float32)
+    end_logits = np.zeros_like(start_logits)
+    at = CONTEXT.index("912")  # word pieces "91" "##2": the span starts on one, ends on the other
+    first = [t for t in range(windows.input_ids.shape[1]) if windows.offsets[0, t, 0] == at][0]
+    last = [t for t in range(windows.input_ids.shape[1]) if windows.offsets[0, t, 1] == at + 3][0]
+    start_logits[0, first] = end_logits[0, last] = 5.0
+    best = decode_spans(start_logits, end_logits, windows, top_n=1)[0]
+    assert CONTEXT[best.start : best.end] == "912" and best.margin == pytest.approx(10.0)
+
+
+def test_squad_split_keeps_whole_articles_apart(squad_file):
+    examples = list(read_squad(squad_file))
+    train, held = split_squad(examples, ["Normans"])
+    assert {e.group for e in held} == {"Normans"} and "Normans" not in {e.group for e in train}
+    assert any(not e.answerable for e in held), "SQuAD 2.0's unanswerable questions are the no-answer signal"
+    for example in held[:50]:
+        if example.answerable:
+            assert example.context[example.answer_start :].startswith(example.answer_text)
+    with pytest.raises(ValueError, match="not in the SQuAD file"):
+        split_squad(examples, ["No_such_article"])
+
+
+def test_shipped_checkpoint_is_int8_onnx_with_its_training_record():
+    reader = Reader()
+    metadata = reader.metadata
+    assert file_sha256(reader.model_path) == metadata["sha256"]
+    assert reader.model_path.stat().st_size < 50_000_000
+    training = metadata["training"]
+    assert {"seed", "epochs", "learning_rate", "validation_articles", "squad_train_questions"} <= set(training)
+    assert training["epochs"] and "answerable_f1" in training["epochs"][-1]
+    assert metadata["combiner"]["threshold"] == metadata["calibration"]["threshold"]
+    assert set(metadata["combiner"]["weights"]) == set(FEATURES)
+
+
+def test_a_missing_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(ReaderError, match="train one with `rag train-reader"):
+        Reader(tmp_path)
+
+
+def test_a_tampered_checkpoint_is_refused(tmp_path):
+    (tmp_path / "reader.onnx").write_bytes(DEFAULT_CHECKPOINT.joinpath("reader.onnx").read_bytes()[:-10] + b"0123456789")
+    (tmp_path / "reader.json").write_text(DEFAULT_CHECKPOINT.joinpath("reader.json").read_text())
+    with pytest.raises(ReaderError, match="does not match the sha256"):
+        Reader(tmp_path).warm_up()
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("Who is the new captain of the ferry?", "Marta Lindqvist"),
+    ("How many passengers did the ferry carry on Sunday?", "912"),
+    ("How much does an adult ticket cost?", "£14"),
+])
+def test_the_reader_finds_the_span_that_answers(reader, question, expected):
+    spans = reader.read(question, [CONTEXT])
+    best = max(spans, key=lambda s: s.score)
+    assert expected in CONTEXT[best.start : best.end]
+    assert len(CONTEXT[best.start : best.end].split()) <= 4 + len(expected.split())
+
+
+def test_the_reader_prefers_the_context_that_answers(reader):
+    other = "The harbour master said the new pier will open in the autumn, weather permitting."
+    spans = reader.read("Who is the new captain of the ferry?", [other, CONTEXT])
+    best = max(spans, key=lambda s: s.margin)
+    assert best.context == 1
+
+
+def test_combiner_ranks_candidates_and_gives_probabilities(reader):
+    from rag.reader.scoring import Candidate
+
+    spans = reader.read("Who is the new captain of the ferry?", [CONTEXT])
+    candidates = [Candidate(s.context, "doc", s.start, s.end, CONTEXT[s.start : s.end], s) for s in spans]
+    add_features(candidates, [1])
+    assert all(set(c.features) == set(FEATURES) for c in candidates)
+    ranked = Combiner.from_metadata(reader.metadata).rank(candidates)
+    assert all(0.0 <= c.probability <= 1.0 for c in ranked)
+    assert [c.probability for c in ranked] == sorted((c.probability for c in ranked), reverse=True)
+    texts = [c.text for c in distinct(ranked, 3)]
+    assert len(texts) == len(set(texts)) and all(a not in b for a in texts for b in texts if a != b)
+
+
+def test_reader_example_round_trips_through_json():
+    example = ReaderExample("q1", "Who?", CONTEXT, 5, "Kelbrook", "doc", "synthetic")
+    assert ReaderExample.from_dict(json.loads(json.dumps(example.to_dict()))) == example
