@@ -459,7 +459,7 @@ def run(args: argparse.Namespace) -> int:
     predictions, summary, rows = scored(mode, out_dir / "predictions.jsonl")
     summary["reader"] = {
         **answerer.reader_info, "threshold": threshold,
-        "training": {k: v for k, v in answerer.reader.metadata.get("training", {}).items() if k != "epochs"},
+        "training": {k: v for k, v in answerer.reader.metadata.get("training", {}).items() if k != "per_epoch"},
     }
     answered = time.perf_counter()
 

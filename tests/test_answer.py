@@ -1,103 +1,112 @@
-"""The extractive answerer: exact spans, verbatim citations, abstention, follow-ups, bad input."""
+"""The answerer with the shipped reader: verbatim spans, citations, several answers, abstention.
+
+The articles are written here, so no question below comes from a gold set.
+"""
 from __future__ import annotations
 
 import pytest
 
 from rag.answer import Answerer
+from rag.ingest import load_documents
+from rag.reader.model import Reader
+from rag.store import Index, build_index
+
+FERRY = """Kelbrook ferry sets passenger record
+
+March 14, 2023
+
+The Kelbrook ferry carried a record 912 passengers on Sunday, the operator Northsea Lines said.
+Its new captain, Marta Lindqvist, took over the route in March 2021 after twenty years at sea.
+Adult tickets now cost £14 because fuel prices rose sharply last winter.
+The crossing to Harlow Island takes about forty minutes in good weather.
+"""
+BRIDGE = """Harlow bridge plan shelved
+
+June 2, 2023
+
+The county council has shelved plans for a road bridge to Harlow Island, citing a cost of £310 million.
+Council leader Tomas Berg said the money would instead go to repairing the harbour wall at Kelbrook.
+Work on the harbour wall is expected to start in September and last two years.
+"""
+# a near-copy of FERRY, as when the same story is filed twice
+FERRY_AGAIN = FERRY.replace("Kelbrook ferry sets passenger record", "Record day for Kelbrook ferry")
 
 
 @pytest.fixture(scope="module")
-def answerer(loaded_index, embedder) -> Answerer:
-    return Answerer(loaded_index, embedder).warm_up()
+def answerer(tmp_path_factory, embedder) -> Answerer:
+    corpus = tmp_path_factory.mktemp("harbour")
+    for name, text in {"ferry.txt": FERRY, "bridge.txt": BRIDGE, "ferry-again.txt": FERRY_AGAIN}.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    index_dir = corpus / "index"
+    build_index(load_documents([corpus]).documents, index_dir, embedder)
+    return Answerer(Index.open(index_dir), embedder).warm_up()
 
 
-@pytest.mark.parametrize("question, expected, doc_id", [
-    ("How many countries voted against Russia in the special UNGA session?", "141 countries", "002_897760c4759c785f.txt"),
-    ("How much is the US reward for information on Hafiz Saeed?", "$10 million", "004_c0bc88ef037bc82c.txt"),
-    ("Who offered to mediate between Islamabad and New Delhi?", "Vladimir Putin", "004_c0bc88ef037bc82c.txt"),
-    ("Which agreements did the Russian Embassy in India say Moscow would follow?", "Lahore and Simla agreements", "003_37e2292394dd45fd.txt"),
-    ("In which year did India attack Balakot?", "2019", "002_897760c4759c785f.txt"),
-    ("Which newspaper reported that the US and its allies were seeking Pakistan's support?", "Express Tribune", None),
+@pytest.mark.parametrize("question, expected", [
+    ("Who is the new captain of the ferry?", "Marta Lindqvist"),
+    ("How much would the Harlow Island bridge have cost?", "£310 million"),
+    ("When is work on the harbour wall expected to start?", "September"),
 ])
-def test_short_answers_are_exact_spans_of_the_cited_article(answerer, question, expected, doc_id):
+def test_an_answer_is_a_verbatim_span_of_its_cited_article(answerer, question, expected):
     answer = answerer.ask(question)
-    assert not answer.abstained and answer.answer == expected
+    assert not answer.abstained and expected in answer.answer
+    assert len(answer.answer) <= len(expected) + 20, "a short answer, not the sentence"
     first = answer.citations[0]
-    if doc_id:
-        assert first.doc == doc_id
     text = answerer.index.document_text(first.doc)
-    assert text[answer.answer_span.start : answer.answer_span.end] == expected
+    assert text[answer.answer_span.start : answer.answer_span.end] == answer.answer
+    assert first.quote == text[first.start : first.end] == answer.sentence
     assert first.start <= answer.answer_span.start < answer.answer_span.end <= first.end
-    assert answer.sentence == first.quote
+    assert 0.0 < answer.confidence <= 1.0 and answer.reader["sha256"] == answerer.reader.sha256
 
 
-def test_every_citation_quotes_its_article_verbatim(answerer):
-    for question in ("Which US defence secretary visited Pakistan with the do more message?",
-                     "Which country did Pakistan stop short of denouncing?",
-                     "Why can Imran Khan's visit not be linked to the Russian invasion?"):
-        answer = answerer.ask(question)
-        assert answer.citations
-        assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
-        for citation in answer.citations:
-            assert answerer.index.document_text(citation.doc)[citation.start : citation.end] == citation.quote
-        assert any(answer.answer in c.quote for c in answer.citations)
+def test_the_same_story_filed_twice_is_cited_twice(answerer):
+    answer = answerer.ask("How many passengers did the Kelbrook ferry carry on Sunday?")
+    assert "912" in answer.answer
+    assert {c.doc for c in answer.citations} >= {"ferry.txt", "ferry-again.txt"}
+    for citation in answer.citations:
+        assert answerer.index.document_text(citation.doc)[citation.start : citation.end] == citation.quote
+        assert answer.answer in citation.quote
 
 
-def test_near_duplicate_article_is_cited_as_support(answerer):
-    answer = answerer.ask("Which Pakistani army chief made a visit to Washington?")
-    assert answer.answer == "Qamar Javed Bajwa"
-    assert {c.doc for c in answer.citations} >= {"000_c843eb08c4d7e257.txt", "001_066d803ddee4351a.txt"}
+def test_several_answers_are_distinct_and_each_is_cited(answerer):
+    answer = answerer.ask("When is work on the harbour wall expected to start?", answers=3, threshold=0.0)
+    given = [answer, *answer.alternatives]
+    assert 2 <= len(given) <= 3
+    texts = [a.answer for a in given]
+    assert len(set(texts)) == len(texts)
+    assert [a.confidence for a in given] == sorted((a.confidence for a in given), reverse=True)
+    for alternative in given:
+        first = alternative.citations[0]
+        assert answerer.index.document_text(first.doc)[first.start : first.end] == first.quote
+        assert alternative.answer in first.quote
+    assert [a["answer"] for a in answer.to_dict()["alternatives"]] == texts[1:]
 
 
-@pytest.mark.parametrize("question", ["Who won the 2022 FIFA World Cup?", "What is the capital of Australia?"])
-def test_questions_the_articles_do_not_answer_are_declined(answerer, question):
+@pytest.mark.parametrize("question", ["Who won the 2018 Tour de France?", "What is the boiling point of mercury?"])
+def test_a_question_the_articles_do_not_answer_is_declined(answerer, question):
     answer = answerer.ask(question)
     assert answer.abstained and answer.answer is None and answer.citations == []
     assert answer.message.startswith("The articles don't say")
     assert answer.passages, "related reading is still listed"
-    assert 0.0 <= answer.confidence < answerer.config.answer.threshold
+    assert 0.0 <= answer.confidence < answerer.threshold
 
 
-def test_follow_up_uses_the_conversation(answerer):
-    history = ["How many countries voted against Russia in the special UNGA session condemning the invasion?"]
-    assert answerer.ask("And how many abstained?", history).answer == "35 countries"
-    history = ["Which US defence secretary visited Pakistan with the do more message?"]
-    assert answerer.ask("And which secretary of state did the same?", history).answer == "Rex Tillerson"
-    # "two-day visit", said twice in one article, is not two sources agreeing
-    history = ["Who met Vladimir Putin in the Kremlin when Russia invaded Ukraine?"]
-    assert answerer.ask("How long did the meeting with Putin last?", history).answer == "three-hour meeting"
+def test_a_follow_up_is_read_with_the_previous_question(answerer):
+    answer = answerer.ask("How much would it have cost?", ["Which bridge plan did the county council shelve?"])
+    assert answer.answer == "£310 million"
 
 
-def test_a_long_earlier_question_does_not_outweigh_the_follow_up(answerer):
-    # the earlier question shares many words with the sentence about European leaders; the
-    # follow-up's own words ("American president", "brief exchange") pick the one about Biden
-    history = ["Which Pakistani prime minister met several European leaders on the sidelines of the UN General Assembly session?"]
-    answer = answerer.ask("Which American president did he have a brief exchange with?", history)
-    assert answer.answer == "Joe Biden"
-    # "American" is found in a passage that says "US President"
-    assert answer.evidence["absent"] == 0.0
-
-
-def test_a_why_question_answered_inside_a_quotation_takes_the_whole_quotation(answerer):
-    answer = answerer.ask("Why did an official say Russia is the key goal?")
-    assert answer.answer.startswith("One official said: “Russia is the key goal.")
-    assert "They [Russia] are a superpower" in answer.answer
-    first = answer.citations[0]
-    text = answerer.index.document_text(first.doc)
-    assert text[answer.answer_span.start : answer.answer_span.end] == answer.answer
-    assert first.quote == text[first.start : first.end] and answer.answer in first.quote
-
-
-def test_a_why_question_prefers_the_sentence_that_gives_a_reason(answerer):
-    # the headline "US, allies pushing Pakistan to vote against Russia at UN" is closer in
-    # words; the sentence with "insisting that ..." is the one that says why
-    answer = answerer.ask("Why did Pakistan say it had refused to take sides in the UN vote?")
-    assert answer.answer == "insisting that siding with either side would deny the country a role of a possible peace broker"
+def test_the_threshold_withholds_and_the_default_comes_from_the_checkpoint(answerer):
+    assert answerer.threshold == Reader().metadata["combiner"]["threshold"]
+    question = "Who is the new captain of the ferry?"
+    assert answerer.ask(question, threshold=1.01).abstained
+    assert not answerer.ask(question, threshold=0.0).abstained
 
 
 def test_ask_is_ask_batch_of_one(answerer):
-    single = answerer.ask("Who offered to mediate between Islamabad and New Delhi?").to_dict()
-    [batched] = answerer.ask_batch(["Who offered to mediate between Islamabad and New Delhi?"], [[]])
+    question = "Why do adult tickets cost more now?"
+    single = answerer.ask(question).to_dict()
+    [batched] = answerer.ask_batch([question], [[]])
     batched = batched.to_dict()
     for record in (single, batched):
         record.pop("timings_ms")
@@ -105,16 +114,16 @@ def test_ask_is_ask_batch_of_one(answerer):
 
 
 def test_json_record_has_the_documented_fields(answerer):
-    record = answerer.ask("How much money is Moscow putting into the South-North gas pipeline?").to_dict()
-    assert set(record) >= {"question", "answer", "sentence", "abstained", "confidence", "citations", "passages", "timings_ms"}
-    assert set(record["citations"][0]) == {"n", "doc", "title", "date", "start", "end", "quote"}
+    record = answerer.ask("Who leads the county council?").to_dict()
+    assert set(record) >= {"question", "answer", "sentence", "abstained", "confidence", "citations", "passages",
+                           "timings_ms", "alternatives", "reader", "evidence"}
     assert set(record["passages"][0]) == {"doc", "title", "date", "start", "end", "text", "score"}
     assert set(record["timings_ms"]) == {"retrieve", "answer", "total"}
     assert 0.0 <= record["confidence"] <= 1.0
 
 
 @pytest.mark.parametrize("question, message", [
-    ("", "empty"), ("   \n ", "empty"), ("why " * 2500, "limit is"), ("Кто встретился с Путиным?", "not in English"),
+    ("", "empty"), ("   \n ", "empty"), ("why " * 2500, "limit is"), ("Кто капитан парома?", "not in English"),
 ])
 def test_bad_questions_get_a_clear_error(answerer, question, message):
     answer = answerer.ask(question)
@@ -122,35 +131,13 @@ def test_bad_questions_get_a_clear_error(answerer, question, message):
     assert answer.to_dict()["error"] == answer.error and answer.answer is None
 
 
-def test_open_what_question_is_answered_by_the_verbs_object(answerer):
-    answer = answerer.ask("According to Imran Khan, what had Pakistan hoped would happen between Russia and Ukraine?")
-    assert answer.answer == "diplomacy could avert a military conflict"
+def test_a_long_history_item_is_refused_like_a_long_question(answerer):
+    answer = answerer.ask("And when?", ["x" * 5000])
+    assert answer.error and "history item 1" in answer.error
 
 
-def test_a_quotation_that_runs_on_is_quoted_whole(answerer):
-    answer = answerer.ask("What did the Pakistani prime minister say about conflict and developing countries?")
-    assert answer.answer.startswith("The Prime Minister stressed that conflict was not in anyone’s interest")
-    assert answer.answer.endswith("resolved through dialogue and diplomacy")
-    first = answer.citations[0]
-    text = answerer.index.document_text(first.doc)
-    # the cited passage spans both sentences of the quotation, and quotes the article exactly
-    assert first.quote == text[first.start : first.end] == answer.sentence
-    assert first.start <= answer.answer_span.start < answer.answer_span.end <= first.end
-    assert text[answer.answer_span.start : answer.answer_span.end] == answer.answer
-
-
-@pytest.mark.parametrize("question", [
-    "In which year did India abrogate the special status of Jammu and Kashmir?",
-    "What is the length of the Pakistan-Stream Gas Pipeline in kilometres?",
-    "Who is Pakistan's ambassador to the United Nations?",
-])
-def test_a_question_for_a_date_number_or_name_the_passages_lack_is_declined(answerer, question):
-    answer = answerer.ask(question)
-    assert answer.abstained and answer.answer is None
-
-
-def test_a_question_pinned_to_a_date_the_passage_lacks_is_declined(answerer):
-    answered = answerer.ask("How many countries voted against Russia in the special UNGA session?")
-    assert answered.answer == "141 countries" and answered.evidence["other_date"] == 0.0
-    pinned = answerer.ask("How many countries voted against Russia in the UNGA session of October 2022?")
-    assert pinned.abstained and pinned.evidence["other_date"] == 1.0
+def test_bad_options_are_refused(answerer):
+    with pytest.raises(ValueError, match="k must be at least 1"):
+        answerer.ask("Who is the new captain of the ferry?", k=0)
+    with pytest.raises(ValueError, match="answers must be at least 1"):
+        answerer.ask("Who is the new captain of the ferry?", answers=0)

@@ -7,21 +7,30 @@ from pathlib import Path
 import pytest
 
 from rag.answer import Answerer
+from rag.ingest import read_file
+from rag.reader.model import Reader
 from rag.cli import build_parser
 from rag.evaluate import GoldFormatError, answer_questions, read_questions, read_squad, run
 from rag.store import FEEDBACK_FILE, Index, build_index
 
 TRIBUNE, DAWN = "000_c843eb08c4d7e257.txt", "001_066d803ddee4351a.txt"
-SHARIF = "Which Pakistani prime minister met several European leaders on the sidelines of the UN General Assembly session?"
+SHARIF = "Which prime minister of Pakistan talked with European leaders at the UN General Assembly?"
 
 
 GOLD_SETS = sorted((Path(__file__).parent.parent / "eval" / "gold").glob("*.jsonl"))
+
+
+BBC_NEWS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "bbc-news"
 
 
 @pytest.mark.parametrize("gold_file", GOLD_SETS, ids=lambda p: p.name)
 def test_shipped_gold_answers_are_verbatim_in_their_sources(gold_file, sample_documents):
     texts = {doc.id: doc.text for doc in sample_documents}
     questions = read_questions(gold_file, gold=True)
+    # the blind set also asks about BBC articles, read where ../shared keeps them
+    for doc_id in {s for q in questions for s in q["sources"]} - set(texts):
+        [document], _ = read_file(BBC_NEWS / doc_id, doc_id)
+        texts[doc_id] = document.text
     assert len({q["id"] for q in questions}) == len(questions)
     for question in questions:
         assert bool(question["answers"]) == bool(question["sources"]), question["id"]
@@ -68,7 +77,7 @@ def test_batch_answers_one_record_per_question(tmp_path, sample_index, embedder)
     batch = write_jsonl(tmp_path / "batch.jsonl", [
         {"id": "q-sharif", "question": SHARIF},
         "",
-        {"question": "Which countries were those leaders from?", "history": [SHARIF]},
+        {"question": "Where were those leaders from?", "history": [SHARIF]},
     ])
     answerer = Answerer(Index.open(sample_index), embedder)
 
@@ -84,11 +93,11 @@ def test_batch_answers_one_record_per_question(tmp_path, sample_index, embedder)
 def test_eval_writes_metrics_report_and_plots(tmp_path, sample_index, capsys):
     gold = write_jsonl(tmp_path / "gold.jsonl", [
         {"id": "sharif", "question": SHARIF, "answers": ["Shehbaz Sharif", "Sharif"], "sources": [TRIBUNE, DAWN]},
-        {"id": "bajwa", "question": "Which Pakistani army chief made a visit to Washington?",
+        {"id": "bajwa", "question": "Who is the Pakistani army chief that went to Washington?",
          "answers": ["Qamar Javed Bajwa", "Bajwa"], "sources": [TRIBUNE, DAWN]},
-        {"id": "successor", "question": "Who succeeded Bajwa as Pakistan army chief?", "answers": [], "sources": []},
-        {"id": "leaders", "question": "Which countries were those leaders from?", "history": [SHARIF],
-         "answers": ["France, Germany, Spain"], "sources": [TRIBUNE, DAWN]},
+        {"id": "successor", "question": "Who took over from Bajwa as head of the army?", "answers": [], "sources": []},
+        {"id": "leaders", "question": "Where were those leaders from?", "history": [SHARIF],
+         "answers": ["France", "Germany", "Spain"], "sources": [TRIBUNE, DAWN]},
     ])
     out = tmp_path / "report"
 
@@ -96,9 +105,10 @@ def test_eval_writes_metrics_report_and_plots(tmp_path, sample_index, capsys):
 
     names = {p.name for p in out.iterdir()}
     assert {"metrics.json", "report.md", "predictions.jsonl"} <= names
-    assert {"recall_at_k.png", "latency.png", "confidence.png"} <= names
+    assert {"recall_at_k.png", "latency.png", "confidence.png", "calibration.png"} <= names
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["n_questions"] == 4
+    assert metrics["n_questions"] == 4 and metrics["reader"]["sha256"] == Reader().sha256
+    assert 0.0 <= metrics["calibration"]["ece"] <= 1.0
     assert (metrics["abstention"]["n_answerable"], metrics["abstention"]["n_unanswerable"]) == (3, 1)
     assert [r["id"] for r in read_jsonl(out / "predictions.jsonl")] == ["sharif", "bajwa", "successor", "leaders"]
     assert f"report: {out / 'report.md'}" in capsys.readouterr().out
@@ -153,7 +163,7 @@ def test_feedback_becomes_gold_candidates(tmp_path):
     write_jsonl(index_dir / FEEDBACK_FILE, [
         {"question": SHARIF, "rating": "up", "answer": "Shehbaz Sharif",
          "citations": [{"doc": TRIBUNE}, {"doc": DAWN}, {"doc": TRIBUNE}]},
-        {"question": "Who succeeded Bajwa?", "rating": "down", "answer": "Qamar Javed Bajwa"},
+        {"question": "Who replaced Bajwa?", "rating": "down", "answer": "Qamar Javed Bajwa"},
         "not json",
     ])
     out = tmp_path / "candidates.jsonl"

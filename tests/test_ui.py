@@ -35,7 +35,7 @@ from ui.app import (
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-MEDIATE = "Who offered to mediate between Islamabad and New Delhi?"
+MEDIATE = "How much money is Russia putting into the gas pipeline?"
 XSS_ARTICLE = """Zarvonian harbour festival draws record crowds
 
 KELBROOK: The Zarvonian harbour festival took place on 3 March 2021 in the town of Kelbrook, where a banner reading <script>alert(1)</script> hung over the quay.
@@ -162,7 +162,7 @@ def test_answer_message_and_sources(engine):
     answer = engine.ask(MEDIATE)
     assert not answer.abstained and answer.citations, answer.message
     message = fmt.answer_markdown(answer)
-    assert f'<mark class="answer">{html.escape(answer.answer)}</mark>' in message
+    assert f'<mark class="answer">{fmt.escape_inline(answer.answer)}</mark>' in message
     assert '<a class="cite" href="#rag-src-1">[1]</a>' in message
     assert "{" not in message and '"question"' not in message  # no raw JSON
 
@@ -170,7 +170,7 @@ def test_answer_message_and_sources(engine):
     first = answer.citations[0]
     assert 'id="rag-src-1"' in panel and html.escape(first.title) in panel and html.escape(first.doc) in panel
     marks = MARKS.findall(panel)
-    assert ("answer", html.escape(answer.answer)) in marks
+    assert ("answer", answer.answer) in [(kind, html.unescape(text)) for kind, text in marks]
     # the whole article's mark holds exactly the cited characters
     article = panel.split("<details", 1)[1].split("</details>", 1)[0]
     article_marks = _Marks(article.split(">", 1)[1])
@@ -181,7 +181,7 @@ def test_answer_message_and_sources(engine):
 
 
 def test_abstention_reads_plainly_with_related_passages(engine):
-    answer = engine.ask("Who won the 2022 FIFA World Cup?")
+    answer = engine.ask("Who won the 2018 Tour de France?")
     assert answer.abstained
     message = fmt.answer_markdown(answer)
     assert message.startswith("**Not in these articles:**")
@@ -200,8 +200,8 @@ def test_respond_keeps_follow_up_history(engine):
     box, chat, history, last, panel = respond(MEDIATE, [], [], 5, "hybrid", "", "")
     assert box == "" and history == [MEDIATE] and last["record"]["question"] == MEDIATE
     assert [m["role"] for m in chat] == ["user", "assistant"] and "rag-card" in panel
-    box, chat, history, last, panel = respond("When did he offer it?", chat, history, 3, "bm25", "", "")
-    assert history == [MEDIATE, "When did he offer it?"] and last["history"] == [MEDIATE]
+    box, chat, history, last, panel = respond("When was it agreed?", chat, history, 3, "bm25", "", "")
+    assert history == [MEDIATE, "When was it agreed?"] and last["history"] == [MEDIATE]
     assert len(chat) == 4
     # a bad date keeps the question in the box and asks nothing
     box, chat2, history2, last2, _ = respond("Who?", chat, history, 5, "hybrid", "2019-13-01", "")
@@ -325,7 +325,6 @@ def test_importing_the_app_loads_nothing():
 
 SAMPLE_ID = "004_c0bc88ef037bc82c.txt"  # an article of the sample corpus
 REWARD = "What reward did the US offer for information on Hafiz Saeed?"
-SUPPORT = "Whose support are the United States and its allies seeking for the UNGA resolution?"
 
 
 def test_upload_named_like_an_indexed_article_leaves_it_alone(scratch_engine, tmp_path):
@@ -374,12 +373,16 @@ def test_chat_text_is_escaped_once(engine):
     out = fmt.escape_inline("Khan's $10 million & <b>x</b> **y** #1 `z`")
     assert "&#" not in out and "Khan's" in out and "\\$10 million" in out
     assert "&amp; &lt;b&gt;x&lt;/b&gt;" in out and "\\*\\*y\\*\\*" in out and "\\#1" in out and "\\`z\\`" in out
-    for question, expected in ((REWARD, "$10 million"), (SUPPORT, "Pakistan's")):
-        answer = engine.ask(question)
-        assert not answer.abstained, answer.message
-        message = fmt.answer_markdown(answer)
-        assert "&#" not in message
-        assert expected.replace("$", "\\$") in message
+    # a sentence of the sample corpus with an apostrophe, marked as the chat marks an answer
+    text = engine.index.document_text("001_066d803ddee4351a.txt")
+    start = text.index("Pakistan's support")
+    marked = fmt.render_marked(text[start : start + 40], [(0, 8, "answer")], escaper=fmt.escape_inline)
+    assert marked.startswith('<mark class="answer">Pakistan</mark>\'s support') and "&#" not in marked
+    # the example question's answer reads "$10 million" (escaped for Markdown, not as an entity)
+    answer = engine.ask(REWARD)
+    assert not answer.abstained and "$10 million" in answer.answer, answer.message
+    message = fmt.answer_markdown(answer)
+    assert "&#" not in message and "\\$10 million" in message
 
 
 def test_every_history_item_has_the_question_limit(engine):
@@ -437,3 +440,13 @@ def test_processed_and_refused_uploads_leave_the_temp_folder(scratch_engine, tmp
     assert list(temp.iterdir()) == []  # the files and the folders gradio made for them
     assert outside.is_file()  # never anything outside gradio's folder
     assert (scratch_engine.index_dir / "uploads" / "zarvon_festival.txt").is_file()
+
+
+def test_runner_up_answers_are_listed_under_the_answer(engine):
+    answer = engine.ask("What reward did the US offer for information on Hafiz Saeed?", answers=3, threshold=0.0)
+    assert answer.alternatives, "with nothing withheld there are runners-up"
+    text = fmt.answer_markdown(answer)
+    assert "Other possible answers" in text
+    assert text.index(fmt.escape_inline(answer.answer)) < text.index("Other possible answers")
+    for other in answer.alternatives:
+        assert fmt.escape_inline(other.answer) in text

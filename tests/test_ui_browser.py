@@ -30,7 +30,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 TIMEOUT_MS = 60_000
 SHOTS = Path(os.environ.get("UI_SHOTS", "/tmp/ui_shots"))
 
-MEDIATE = "Who offered to mediate between Islamabad and New Delhi?"
+MEDIATE = "How much money is Russia putting into the gas pipeline?"
 XSS_ARTICLE = """Zarvonian harbour festival draws record crowds
 
 KELBROOK: The Zarvonian harbour festival took place on 3 March 2021 in the town of Kelbrook, where a banner reading <script>alert(1)</script> hung over the quay.
@@ -120,19 +120,19 @@ def ask(page, question: str) -> str:
 
 def test_answer_with_highlighted_source(page):
     answer = ask(page, MEDIATE)
-    assert "Vladimir Putin" in answer and "[1]" in answer
+    assert "$2 billion" in answer and "[1]" in answer
     chat_mark = page.locator('#rag-chat mark.answer').last
-    assert chat_mark.inner_text() == "Vladimir Putin"
+    assert chat_mark.inner_text() == "$2 billion"
     card = page.locator("#rag-sources-panel #rag-src-1")
     card.wait_for()
-    assert "Vladimir Putin" in card.locator("mark.answer").first.inner_text()
+    assert "$2 billion" in card.locator("mark.answer").first.inner_text()
     assert "004_c0bc88ef037bc82c.txt" in card.inner_text()
 
     # the whole article opens with the quote highlighted and scrolled into its box
     card.locator("summary").click()
     quote = card.locator(".rag-article mark.quote")
     quote.wait_for()
-    assert "offered to mediate" in quote.inner_text()
+    assert "gas pipeline" in quote.inner_text()
     assert page.evaluate(
         """() => { const box = document.querySelector('#rag-src-1 .rag-article');
                    const mark = box.querySelector('mark.quote');
@@ -157,7 +157,7 @@ def test_answer_with_highlighted_source(page):
 
 
 def test_unanswerable_question_abstains(page):
-    answer = ask(page, "Who won the 2022 FIFA World Cup?")
+    answer = ask(page, "Who won the 2018 Tour de France?")
     assert answer.startswith("Not in these articles:")
     assert "Closest passages" in answer
     assert page.locator("#rag-sources-panel .rag-related").count() >= 1
@@ -166,10 +166,10 @@ def test_unanswerable_question_abstains(page):
 
 
 def test_example_click_asks_it(page):
-    page.locator("#rag-examples button", has_text="Who offered to mediate").click()
+    page.locator("#rag-examples button", has_text="gas pipeline").click()
     page.wait_for_selector('#rag-chat [data-testid="bot"]')
     page.wait_for_selector("#rag-src-1")
-    assert "Vladimir Putin" in page.locator('#rag-chat [data-testid="bot"]').last.inner_text()
+    assert "$2 billion" in page.locator('#rag-chat [data-testid="bot"]').last.inner_text()
 
 
 def test_empty_question_shows_the_error(page):
@@ -198,11 +198,19 @@ def test_markup_in_articles_renders_as_text(page):
     page.screenshot(path=str(SHOTS / "markup.png"), full_page=True)
 
 
+def _choose_file(page, path: Path) -> None:
+    """Choose ``path`` in the upload box of the Articles tab and wait until gradio lists it."""
+    page.get_by_role("tab", name="Articles").click()
+    page.locator("#rag-upload input[type=file]").first.set_input_files(str(path))
+    page.wait_for_function(
+        "name => (document.querySelector('#rag-upload') || {}).innerText?.includes(name)",
+        arg=path.name, timeout=3 * TIMEOUT_MS,  # a loaded 2-core machine can be slow to upload
+    )
+
+
 def _upload(page, path: Path, done: str) -> str:
     """Choose ``path`` on the Articles tab, press "Add to index", return the note once it shows ``done``."""
-    page.get_by_role("tab", name="Articles").click()
-    page.locator("#rag-upload input[type=file]").set_input_files(str(path))
-    page.wait_for_selector(f"#rag-upload :text('{path.name}')")
+    _choose_file(page, path)
     page.click("#rag-add")
     page.wait_for_selector(f"#rag-upload-note :text('{done}')")
     return page.inner_text("#rag-upload-note")
@@ -269,7 +277,7 @@ def test_ask_endpoint_through_gradio_client(server):
     client = Client(server["url"], verbose=False)
     record = client.predict(MEDIATE, [], api_name="/ask")
     assert {"question", "answer", "sentence", "abstained", "confidence", "citations", "passages", "timings_ms"} <= set(record)
-    assert record["question"] == MEDIATE and record["answer"] == "Vladimir Putin" and not record["abstained"]
+    assert record["question"] == MEDIATE and record["answer"] == "$2 billion" and not record["abstained"]
     citation = record["citations"][0]
     assert {"n", "doc", "title", "date", "start", "end", "quote"} <= set(citation)
     follow_up = client.predict("When did he make that offer?", f'["{MEDIATE}"]', api_name="/ask")
@@ -289,11 +297,10 @@ def test_example_answer_shows_dollars_and_apostrophes(page):
     # the quoted sentence holds "$10 million … $10 million": no LaTeX, no entity, no backslash
     assert page.locator("#rag-chat .katex, #rag-chat math").count() == 0
 
-    answer = ask(page, "Whose support are the United States and its allies seeking for the UNGA resolution?")
-    assert "Pakistan's" in answer and "&#x27;" not in answer
-    ask(page, "What did Imran Khan's visit to Moscow achieve?")
+    answer = ask(page, "What did Imran Khan's visit to Moscow achieve?")
     asked = page.locator('#rag-chat [data-testid="user"]').last.inner_text()
-    assert asked.strip() == "What did Imran Khan's visit to Moscow achieve?"
+    assert asked.strip() == "What did Imran Khan's visit to Moscow achieve?"  # not "Khan&#x27;s"
+    assert "&#" not in answer
 
 
 def test_history_items_are_held_to_the_question_limit(server):
@@ -326,14 +333,12 @@ def test_asks_are_answered_while_an_upload_is_being_indexed(page, server):
     with open(server["index_dir"] / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            page.get_by_role("tab", name="Articles").click()
-            page.locator("#rag-upload input[type=file]").set_input_files(str(article))
-            page.wait_for_selector("#rag-upload :text('harbour_ferry.txt')")
+            _choose_file(page, article)
             page.click("#rag-add")
             indexing = None
             for _ in range(3000):  # bounded: until the upload's indexing thread has started
                 indexing = next((t for t in threading.enumerate() if t.name == "rag-indexing"), None)
-                if indexing is not None:
+                if indexing is not None and indexing.native_id is not None:  # started, not starting
                     break
                 time.sleep(0.05)
             assert indexing is not None, "the upload did not start indexing in a worker thread"
@@ -341,9 +346,9 @@ def test_asks_are_answered_while_an_upload_is_being_indexed(page, server):
             page.wait_for_selector("#rag-upload :text('Embedding 1 article')")  # the progress bar
 
             record = client.predict(MEDIATE, [], api_name="/ask")  # the API answers
-            assert "Vladimir Putin" in record["answer"]
+            assert "$2 billion" in record["answer"]
             page.get_by_role("tab", name="Ask").click()
-            assert "Vladimir Putin" in ask(page, MEDIATE)  # and so does the page
+            assert "$2 billion" in ask(page, MEDIATE)  # and so does the page
             assert indexing.is_alive() and "Added" not in page.inner_text("#rag-upload-note")
             page.get_by_role("tab", name="Articles").click()
             SHOTS.mkdir(parents=True, exist_ok=True)

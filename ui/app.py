@@ -22,17 +22,17 @@ import sys
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import date as Date
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from rag.answer import Answerer
-from rag.config import RETRIEVAL_MODES
+from rag.config import RETRIEVAL_MODES, AnswerConfig
 from rag.embedding import Embedder
 from rag.ingest import read_file
 from rag.retrieval import SearchFilter
 from rag.store import Index, append_feedback, build_index
 from rag.types import Answer, Document
+from rag.validation import QuestionError, check_history, parse_iso_date
 from ui import format as fmt
 
 UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
@@ -50,7 +50,8 @@ UPLOAD_PREFIX = "upload/"
 # Earlier questions an /ask caller may send (unless the answerer's AnswerConfig sets
 # max_history_items): follow-ups need the last few, more is only work. Each earlier question is
 # held to the question's own length limit (AnswerConfig.max_question_chars).
-MAX_HISTORY_ITEMS = 20
+MAX_HISTORY_ITEMS = AnswerConfig().max_history_items
+RUNNER_UPS = 2  # other answers shown under the main one, when confident enough
 # Indexing runs in its own thread at this lower CPU priority (Linux), so that the operating
 # system serves the threads answering questions first while an upload is being embedded.
 INDEXING_NICE = 10
@@ -60,11 +61,9 @@ UPLOAD_QUEUE = "upload"
 REPLACE_LABEL = "Replace articles with the same name"
 DEFAULT_K = 5
 EXAMPLE_QUESTIONS = [
-    "Which US defence secretary visited Pakistan with the do more message?",
-    "How many countries voted against Russia in the special UNGA session?",
     "What reward did the US offer for information on Hafiz Saeed?",
-    "Who offered to mediate between Islamabad and New Delhi?",
-    "What did Imran Khan say about the situation in Ukraine?",
+    "How much money is Russia putting into the gas pipeline?",
+    "Who won the 2018 Tour de France?",  # not in the sample articles: shows a plain "no"
 ]
 CSS_PATH = Path(__file__).with_name("style.css")
 
@@ -123,18 +122,13 @@ class Engine:
     def reload(self) -> None:
         """Open the index's live generation and swap it in."""
         # the loaded models are handed on rather than loaded again
-        previous = self.answerer
-        loaded = {name: getattr(previous, name) for name in ("reader", "ner") if hasattr(previous, name)}
-        self.answerer = Answerer(Index.open(self.index_dir), self.embedder, **loaded).warm_up()
+        self.answerer = Answerer(Index.open(self.index_dir), self.embedder, reader=self.answerer.reader).warm_up()
 
     def ask(self, question: str, history: Sequence[str] = (), **options: Any) -> Answer:
         return self.answerer.ask(question, history=list(history), **options)
 
 
 # --- settings -----------------------------------------------------------------------------------
-
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
 
 class SettingsError(ValueError):
     """A setting the user typed that cannot be used (shown as is)."""
@@ -145,13 +139,10 @@ def parse_date_field(value: str | None, label: str) -> str | None:
     value = (value or "").strip()
     if not value:
         return None
-    if not _ISO_DATE.match(value):
-        raise SettingsError(f"{label} date “{value}” is not a date: use YYYY-MM-DD, e.g. 2019-02-27")
-    try:
-        Date.fromisoformat(value)
-    except ValueError:
-        raise SettingsError(f"{label} date “{value}” does not exist: use YYYY-MM-DD, e.g. 2019-02-27") from None
-    return value
+    try:  # the same strict check as the CLI's --date-from/--date-to
+        return parse_iso_date(value, f"{label} date")
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def search_filter(date_from: str | None, date_to: str | None) -> SearchFilter | None:
@@ -193,17 +184,10 @@ def parse_history(history: Any, max_items: int = MAX_HISTORY_ITEMS, max_chars: i
     if not isinstance(history, (list, tuple)):
         raise HistoryError("history must be a list of earlier questions (or a JSON string of one)")
     items = [item if isinstance(item, str) else str(item) for item in history]
-    items = [item.strip() for item in items if item.strip()]
-    if len(items) > max_items:
-        raise HistoryError(f"the history holds {len(items)} earlier questions; the limit is {max_items}")
-    if max_chars is not None:
-        for number, item in enumerate(items, start=1):
-            if len(item) > max_chars:
-                raise HistoryError(
-                    f"earlier question {number} of the history is {len(item)} characters long; "
-                    f"the limit is {max_chars}"
-                )
-    return items
+    try:  # the limits every caller of the answerer gets (rag.validation)
+        return check_history(items, AnswerConfig(max_history_items=max_items, max_question_chars=max_chars or 10**9))
+    except QuestionError as exc:
+        raise HistoryError(str(exc)) from None
 
 
 def error_record(question: Any, message: str) -> dict:
@@ -551,7 +535,7 @@ def make_handlers(engine: Engine, upload_root: Path | str | None = None) -> dict
         history = history[-MAX_HISTORY_ITEMS:]
         answer = answerer.ask(
             question, history=history, k=int(k or DEFAULT_K),
-            mode=mode if mode in RETRIEVAL_MODES else None, where=where,
+            mode=mode if mode in RETRIEVAL_MODES else None, where=where, answers=RUNNER_UPS + 1,
         )
         if question:
             chat.append({"role": "user", "content": fmt.escape_inline(question)})
@@ -612,12 +596,10 @@ def make_handlers(engine: Engine, upload_root: Path | str | None = None) -> dict
         answerer = engine.answerer
         limits = answerer.config.answer
         try:
-            earlier = parse_history(
-                history, getattr(limits, "max_history_items", MAX_HISTORY_ITEMS), limits.max_question_chars,
-            )
+            earlier = parse_history(history, limits.max_history_items, limits.max_question_chars)
         except HistoryError as exc:
             return error_record(question, str(exc))
-        return answerer.ask(question or "", history=earlier).to_dict()
+        return answerer.ask(question or "", history=earlier, answers=RUNNER_UPS + 1).to_dict()
 
     return {"respond": respond, "rate": rate, "clear": clear, "upload": upload, "api_ask": api_ask}
 

@@ -194,6 +194,14 @@ def answer_markdown(answer: Answer) -> str:
             f"{sources} article{'s' if sources != 1 else ''}",
         ]),
     ]
+    if answer.alternatives:
+        lines += ["", "Other possible answers:", ""]
+        for other in answer.alternatives:
+            source = other.citations[0]
+            lines.append(
+                f"- **{escape_inline(other.answer or '')}** — "
+                + _meta_line([f"confidence {other.confidence:.0%}", source.title or source.doc])
+            )
     return "\n".join(lines)
 
 

@@ -7,8 +7,11 @@ A logistic regression over the span features (``rag.reader.scoring.FEATURES``) i
 leave-one-article-out cross-validation: the reported calibration (ECE, reliability, risk-coverage)
 comes from out-of-fold predictions only. The threshold is the one that maximises SQuAD 2.0
 all-question F1 (an abstention scores 1 on an unanswerable question, 0 on an answerable one) on
-those out-of-fold predictions. The final combiner, fitted on all held-out articles, is written into
-the checkpoint's metadata.
+those out-of-fold predictions among the thresholds that still answer at least ``MIN_ANSWERED`` of the
+answerable questions (SQuAD 2.0's adversarial unanswerable questions are half of the file, where a
+news archive's users mostly ask what it holds: an assistant that declines most questions is no
+use). The final combiner, fitted on all held-out articles, is written into the checkpoint's
+metadata.
 """
 from __future__ import annotations
 
@@ -25,17 +28,18 @@ from rag.reader.scoring import FEATURES, Combiner
 from rag.reader.features import checkpoint_files
 
 RIGHT_F1 = 0.5  # a span at least this close to a gold answer counts as a right answer
+MIN_ANSWERED = 0.8  # the default threshold still answers this share of answerable questions
 
 
 def collect(answerer: Any, golds: Sequence[dict], groups: Sequence[str]) -> list[dict]:
     """Per question: its group, gold answers, and every candidate's features and F1."""
-    from rag.answer import retrieval_query
+    from rag.answer import reader_question, retrieval_query
 
     rows = []
     for gold, group in zip(golds, groups):
-        query = retrieval_query(gold["question"], gold.get("history") or [])
-        passages = answerer.retriever.search(query, k=answerer.config.answer.passages)
-        candidates = answerer.candidates(query, passages)
+        history = gold.get("history") or []
+        passages = answerer.retriever.search(retrieval_query(gold["question"], history), k=answerer.config.answer.passages)
+        candidates = answerer.candidates(reader_question(gold["question"], history), passages)
         rows.append({
             "id": gold["id"], "group": group, "answers": gold["answers"],
             "candidates": [
@@ -46,18 +50,18 @@ def collect(answerer: Any, golds: Sequence[dict], groups: Sequence[str]) -> list
     return rows
 
 
-def fit(rows: Sequence[dict], c: float = 1.0) -> Combiner:
+def fit(rows: Sequence[dict], c: float = 1.0, features: Sequence[str] = FEATURES) -> Combiner:
     """A logistic combiner over every candidate of ``rows`` (threshold left at 0.5)."""
     from sklearn.linear_model import LogisticRegression
 
-    x = np.array([[cand["features"][n] for n in FEATURES] for r in rows for cand in r["candidates"]])
+    x = np.array([[cand["features"][n] for n in features] for r in rows for cand in r["candidates"]])
     y = np.array([cand["f1"] >= RIGHT_F1 for r in rows for cand in r["candidates"]])
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
     model = LogisticRegression(C=c, max_iter=1000, class_weight=None).fit((x - mean) / scale, y)
     return Combiner(
-        weights={n: float(w) for n, w in zip(FEATURES, model.coef_[0])}, bias=float(model.intercept_[0]),
-        mean={n: float(v) for n, v in zip(FEATURES, mean)}, scale={n: float(v) for n, v in zip(FEATURES, scale)},
+        weights={n: float(w) for n, w in zip(features, model.coef_[0])}, bias=float(model.intercept_[0]),
+        mean={n: float(v) for n, v in zip(features, mean)}, scale={n: float(v) for n, v in zip(features, scale)},
         threshold=0.5,
     )
 
@@ -108,28 +112,45 @@ def threshold_table(tops: Sequence[dict]) -> list[dict]:
     return table
 
 
+def _cross_validated(rows: Sequence[dict], names: Sequence[str], features: Sequence[str]) -> tuple[Combiner, dict]:
+    """Out-of-fold scores (leave one group out) and the combiner fitted on every group, with the
+    threshold chosen on the out-of-fold curve."""
+    out_of_fold = {g: fit([r for r in rows if r["group"] != g], features=features) for g in names}
+    tops = top_answers(rows, out_of_fold)
+    table = threshold_table(tops)
+    allowed = [row for row in table if row["answered"] >= MIN_ANSWERED] or table[:1]
+    best = max(allowed, key=lambda row: row["all_f1"])
+    confidence = np.array([t["confidence"] for t in tops])
+    right = np.array([t["right"] for t in tops], dtype=float)
+    final = fit(rows, features=features)
+    summary = {
+        "features": list(features), "ece_out_of_fold": round(expected_calibration_error(confidence, right), 4),
+        "threshold": best["threshold"], "at_threshold": best, "curve": table,
+        "confidence": confidence, "right": right,
+    }
+    return Combiner(final.weights, final.bias, final.mean, final.scale, best["threshold"]), summary
+
+
 def calibrate(answerer: Any, golds: Sequence[dict], groups: Sequence[str], report_dir: Path | None) -> dict[str, Any]:
-    """Fit the combiner (leave-one-group-out for the numbers, all groups for the result)."""
+    """Fit the combiner (leave-one-group-out for the numbers, all groups for the result), and the
+    reader-alone combiner (the reader's margin only) that the ablation compares it with."""
     rows = collect(answerer, golds, groups)
     names = sorted(set(groups))
     if len(names) < 2:
         raise ValueError("calibration needs questions from at least two articles")
-    out_of_fold = {g: fit([r for r in rows if r["group"] != g]) for g in names}
-    tops = top_answers(rows, out_of_fold)
-    table = threshold_table(tops)
-    best = max(table, key=lambda row: row["all_f1"])
-    confidence = np.array([t["confidence"] for t in tops])
-    right = np.array([t["right"] for t in tops], dtype=float)
-    final = fit(rows)
-    final = Combiner(final.weights, final.bias, final.mean, final.scale, best["threshold"])
-    summary = {
-        "questions": len(rows), "groups": names, "right_f1": RIGHT_F1,
-        "ece_out_of_fold": round(expected_calibration_error(confidence, right), 4),
-        "threshold": best["threshold"], "at_threshold": best, "curve": table,
-    }
+    combiner, summary = _cross_validated(rows, names, FEATURES)
+    reader_only, reader_summary = _cross_validated(rows, names, ["margin"])
+    confidence, right = summary.pop("confidence"), summary.pop("right")
+    for key in ("confidence", "right", "curve"):
+        reader_summary.pop(key)
+    summary = {"questions": len(rows), "groups": names, "right_f1": RIGHT_F1, "min_answered": MIN_ANSWERED,
+               **summary, "reader_alone": reader_summary}
     if report_dir is not None:
-        write_plots(report_dir, confidence, right, table, summary)
-    return {"combiner": final.to_dict(), "calibration": {k: v for k, v in summary.items() if k != "curve"}}
+        write_plots(report_dir, confidence, right, summary["curve"], summary)
+    return {
+        "combiner": combiner.to_dict(), "combiner_reader_alone": reader_only.to_dict(),
+        "calibration": {k: v for k, v in summary.items() if k != "curve"},
+    }
 
 
 def write_plots(folder: Path, confidence: np.ndarray, right: np.ndarray, table: list[dict], summary: dict) -> None:

@@ -235,7 +235,7 @@ def train(squad: Path, out: Path, settings: TrainingSettings, synthetic: Sequenc
             "training_windows": len(windows),
             "answer_windows": int((targets[:, 0] > 0).sum()),
             "seconds": round(time.time() - started, 1),
-            "epochs": epochs,
+            "per_epoch": epochs,
         },
     }
     metadata_path.write_text(json.dumps(metadata, indent=2), encoding="utf-8")
@@ -346,7 +346,7 @@ def run(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"{cache} does not exist; give --corpus to generate it")
         synthetic = synthetic_examples(args.corpus, args.split, cache, args.seed)
     metadata = train(args.squad, args.out, settings, synthetic, args.report, progress=not args.quiet)
-    last = metadata["training"]["epochs"][-1]
+    last = metadata["training"]["per_epoch"][-1]
     print(f"reader written to {args.out} ({metadata['size_bytes'] / 1e6:.1f} MB, sha256 {metadata['sha256'][:12]}) "
           f"in {metadata['training']['seconds']:.0f} s; validation {last}; int8 {metadata['training']['int8_validation']}")
     if not args.no_calibrate:
