@@ -132,6 +132,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         f"indexed {report.documents} documents, {report.chunks} chunks, {report.sentences} sentences "
         f"into {args.index} in {report.seconds:.1f} s\n"
         f"  added {len(report.added)}, updated {len(report.updated)}, removed {len(report.removed)}, "
+        f"re-embedded {len(report.reembedded)}, "
         f"unchanged {report.unchanged}; embedded {report.chunks_embedded} chunks ({rate:.1f} chunks/s); "
         f"{report.duplicate_groups} near-duplicate group(s); skipped {len(result.problems)} input(s); "
         f"{len(result.warnings)} warning(s)"
