@@ -395,7 +395,7 @@ def run(args: argparse.Namespace) -> int:
     from rag.ingest import SAMPLE_CORPUS
     from rag.metrics import calibration, evaluate, threshold_curve
     from rag.report import write_report
-    from rag.store import CURRENT_FILE, Index
+    from rag.store import CURRENT_FILE, Index, same_vectors
 
     if args.export_feedback:
         return export_feedback(args.index or DEFAULT_INDEX, args.export_feedback)
@@ -432,7 +432,7 @@ def run(args: argparse.Namespace) -> int:
     if documents is not None:
         _sync_index(documents, index_dir, embedder, config)
     index = Index.open(index_dir)
-    if index.config.embedding != embedder.config:
+    if not same_vectors(index.config.embedding, embedder.config):
         embedder = Embedder(index.config.embedding).warm_up()
     missing = sorted({s for g in golds for s in g["sources"] if s not in index.documents})
     if missing:

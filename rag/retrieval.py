@@ -9,7 +9,7 @@ import numpy as np
 from rag.config import RETRIEVAL_MODES, RetrievalConfig
 from rag.dedup import token_jaccard, words
 from rag.embedding import Embedder
-from rag.store import Index, bm25_tokens
+from rag.store import Index, bm25_tokens, check_compatible
 from rag.types import Passage
 
 Ranking = list[tuple[int, float]]  # (chunk row, score), best first
@@ -61,6 +61,8 @@ class Retriever:
     """
 
     def __init__(self, index: Index, embedder: Embedder, config: RetrievalConfig | None = None):
+        # questions must be embedded the way the index's chunks were
+        check_compatible(index.manifest, replace(index.config, embedding=embedder.config), index.index_dir)
         self.index = index
         self.embedder = embedder
         self.config = config or RetrievalConfig()
@@ -109,16 +111,10 @@ class Retriever:
         return results
 
     def dense_search(self, query_vector: np.ndarray, n: int, allowed: np.ndarray | None = None) -> Ranking:
-        """Chunks by inner product with the (unit) query vector."""
-        import faiss
+        """Chunks by inner product with the (unit) query vector; see ``rag.vectors.search``."""
+        from rag.vectors import search
 
-        total = self.index.faiss.ntotal if allowed is None else len(allowed)
-        n = min(n, total)
-        if n == 0:
-            return []
-        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed)) if allowed is not None else None
-        scores, rows = self.index.faiss.search(query_vector.reshape(1, -1).astype(np.float32), n, params=params)
-        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+        return search(self.index.faiss, query_vector, n, allowed, self.index.config.vectors)
 
     def bm25_search(self, question: str, n: int, allowed: np.ndarray | None = None) -> Ranking:
         """Chunks by BM25 score; chunks sharing no term with the question are left out."""
@@ -138,12 +134,14 @@ class Retriever:
         return [(int(r), float(scores[r])) for r in top]
 
     def _allowed_rows(self, where: SearchFilter) -> np.ndarray:
-        documents = self.index.documents
-        return np.array(
-            [row for row, doc_id in enumerate(self.index.chunk_doc)
-             if where.allows(doc_id, documents[doc_id].date)],
-            dtype=np.int64,
-        )
+        """Chunk rows of the documents ``where`` allows: one test per document, not per chunk."""
+        index, documents = self.index, self.index.documents
+        named = sorted(where.docs) if where.docs is not None else documents
+        runs = [index.chunk_rows(doc_id) for doc_id in named
+                if doc_id in documents and where.allows(doc_id, documents[doc_id].date)]
+        if not runs:
+            return np.zeros(0, dtype=np.int64)
+        return np.concatenate([np.arange(r.start, r.stop, dtype=np.int64) for r in runs])
 
     def _passages(self, ranking: Ranking, dense: dict[int, float], lexical: dict[int, float], k: int) -> list[Passage]:
         """The top ``k`` results, each near-duplicate passage folded into the first that carries it."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 from rag.chunking import chunk_document, document_sentences, split_sentences
 from rag.config import ChunkingConfig
 from rag.ingest import make_document
-from rag.store import build_index
 from rag.types import Span
 
 
@@ -86,9 +85,3 @@ def test_a_word_longer_than_any_abbreviation_ends_a_sentence():
     text = "The ferry is named " + "x" * 60 + ". It sails at dawn."
     sentences = [text[s.start : s.end] for s in split_sentences(text, Span(0, len(text)))]
     assert sentences == ["The ferry is named " + "x" * 60 + ".", "It sails at dawn."]
-
-
-def test_indexing_shows_progress_while_chunking(tmp_path, embedder, capsys):
-    document = make_document("ferry.txt", "Ferry line opens\n\nThe Kelbrook ferry line opened on Tuesday, the first new route in a decade.\n", "ferry.txt")
-    build_index([document], tmp_path / "index", embedder, progress=True)
-    assert "chunking" in capsys.readouterr().err

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -116,6 +115,69 @@ def test_index_built_with_another_model_is_refused(sample_index: Path):
         Index.open(sample_index, other)
 
 
+@pytest.fixture(scope="module")
+def torch_embedder() -> Embedder:
+    return Embedder(EmbeddingConfig(backend="torch")).warm_up()
+
+
+def test_manifest_records_the_embedding_backend_and_the_vector_index(loaded_index: Index):
+    manifest = loaded_index.manifest
+    assert manifest["embedding"]["backend"] == "onnx-int8" and len(manifest["embedding"]["onnx_sha256"]) == 64
+    assert manifest["vectors"] == {"type": "flat", "vectors": loaded_index.chunk_count}
+
+
+def test_index_built_with_the_other_backend_is_refused_with_the_rebuild_command(sample_index: Path, embedder, torch_embedder):
+    torch_config = Config(embedding=EmbeddingConfig(backend="torch"))
+    with pytest.raises(IndexLoadError, match=r"onnx-int8 backend.*rag index PATH \.\.\. --embedding-backend torch"):
+        Index.open(sample_index, torch_config)
+    from rag.retrieval import Retriever
+
+    with pytest.raises(IndexLoadError, match="their vectors do not mix"):
+        Retriever(Index.open(sample_index), torch_embedder)
+    with pytest.raises(ValueError, match="runs .* on torch"):
+        build_index([], sample_index, torch_embedder, Config())
+
+
+def test_rebuilding_with_the_other_backend_reembeds_everything(tmp_path: Path, sample_documents, torch_embedder):
+    index_dir = tmp_path / "index"
+    build_index(sample_documents, index_dir, torch_embedder, Config(embedding=EmbeddingConfig(backend="torch")))
+    assert read_manifest(index_dir)["embedding"] == {"model": Config().embedding.model_name, "backend": "torch"}
+    assert Index.open(index_dir).config.embedding.backend == "torch"
+
+
+def test_an_index_of_the_previous_format_is_reembedded_when_adding(tmp_path: Path, embedder, sample_index: Path):
+    index_dir = tmp_path / "index"
+    shutil.copytree(sample_index, index_dir)
+    generation = index_dir / (index_dir / CURRENT_FILE).read_text().strip()
+    manifest = json.loads((generation / "manifest.json").read_text())
+    (generation / "manifest.json").write_text(json.dumps({**manifest, "format_version": 1}))
+    with pytest.raises(IndexLoadError, match="format version 1"):
+        Index.open(index_dir)
+    report = build_index(_extra_article(tmp_path), index_dir, embedder, remove_missing=False)
+    assert report.documents == 6 and len(report.reembedded) == 5
+
+
+def test_large_indexes_switch_to_ivf_and_keep_filters_working(tmp_path: Path, embedder, sample_documents):
+    from rag.config import VectorIndexConfig
+    from rag.retrieval import Retriever, SearchFilter
+
+    index_dir = tmp_path / "index"
+    # a threshold below the sample's 34 chunks stands in for the default 100,000
+    config = Config(vectors=VectorIndexConfig(ann_threshold=20, exact_filter_limit=5))
+    report = build_index(sample_documents, index_dir, embedder, config)
+    assert report.vector_index == "ivf"
+    index = Index.open(index_dir)
+    assert index.manifest["vectors"]["type"] == "ivf" and index.manifest["vectors"]["nlist"] >= 1
+    retriever = Retriever(index, embedder)
+    question = "What reward did the US offer for information on Hafiz Saeed?"
+    assert retriever.search(question, k=1, mode="dense")[0].doc_id == "004_c0bc88ef037bc82c.txt"
+    only = SearchFilter(docs=frozenset({"003_37e2292394dd45fd.txt"}))
+    assert {p.doc_id for p in retriever.search(question, k=3, mode="dense", where=only)} == {"003_37e2292394dd45fd.txt"}
+    # adding reuses the IVF index's vectors exactly: only the new article is embedded
+    added = build_index(_extra_article(tmp_path), index_dir, embedder, remove_missing=False)
+    assert added.chunks_embedded == 1 and added.documents == 6
+
+
 def test_missing_and_corrupt_indexes_give_clear_errors(tmp_path: Path, sample_index: Path):
     with pytest.raises(IndexLoadError, match="no index at"):
         Index.open(tmp_path / "nothing")
@@ -163,3 +225,10 @@ def test_killed_build_leaves_the_previous_index_loadable(tmp_path: Path, sample_
     report = build_index(load_documents([SAMPLE_CORPUS]).documents, index_dir, Embedder())
     assert not report.changed
     assert sorted(p.name for p in index_dir.iterdir() if "gen-" in p.name) == [report.generation]
+
+
+def test_a_build_shows_one_progress_bar_with_chunks_per_second(tmp_path: Path, embedder, sample_documents, capsys):
+    build_index(sample_documents, tmp_path / "index", embedder, progress=True)
+    shown = capsys.readouterr().err
+    assert "indexing" in shown and "5/5" in shown and "chunks/s" in shown
+    assert "chunking" not in shown  # no second bar per stage

@@ -111,8 +111,9 @@ class Engine:
 
     def __init__(self, index_dir: Path, embedder: Embedder | None = None):
         self.index_dir = Path(index_dir)
-        self.embedder = embedder or Embedder().warm_up()
-        self.answerer = Answerer(Index.open(self.index_dir), self.embedder).warm_up()
+        index = Index.open(self.index_dir)
+        self.embedder = embedder or Embedder(index.config.embedding).warm_up()
+        self.answerer = Answerer(index, self.embedder).warm_up()
         self._write_lock = threading.Lock()
 
     @property

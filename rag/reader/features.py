@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rag.embedding import DEFAULT_MODEL, resolve_model_path
+from rag.embedding import load_tokenizer  # noqa: F401  (the reader reads with the embedder's tokenizer)
 
 
 @dataclass(frozen=True)
@@ -46,13 +46,6 @@ class Windows:
             "input_ids": self.input_ids[rows], "attention_mask": self.attention_mask[rows],
             "token_type_ids": self.token_type_ids[rows],
         }
-
-
-def load_tokenizer(model_name: str = DEFAULT_MODEL) -> Any:
-    """The fast word-piece tokenizer that ships with the packaged MiniLM (local files only)."""
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(str(resolve_model_path(model_name)), local_files_only=True)
 
 
 def encode(
