@@ -81,11 +81,10 @@ def load_base(source: Path) -> np.ndarray:
         base = np.load(source)
     else:
         from rag.store import Index
-        from rag.vectors import all_vectors
 
         index = Index.open(source)
         try:
-            base = all_vectors(index.faiss)
+            base = index.store.vectors()
         finally:
             index.close()
     base = np.asarray(base, dtype=np.float32)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from rag.config import EMBEDDING_BACKENDS, RETRIEVAL_MODES, VECTOR_INDEX_KINDS, Config
+from rag.config import EMBEDDING_BACKENDS, RETRIEVAL_MODES, STORE_KINDS, VECTOR_INDEX_KINDS, Config
 
 DEFAULT_INDEX = Path("index")
 
@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--vector-index", choices=VECTOR_INDEX_KINDS, default=None,
                        help="exact (flat) or approximate (ivf) vector search; auto (default) switches to ivf "
                             "from 100,000 chunks")
+    index.add_argument("--store", choices=STORE_KINDS, default=None,
+                       help="where vectors and BM25 live: faiss (default, in the index folder) or milvus "
+                            "(default when rebuilding or adding: the index's own)")
+    index.add_argument("--milvus-uri", metavar="URI",
+                       help="Milvus for --store milvus: a file path (Milvus Lite) or http://host:19530")
     _add_index_option(index)
 
     search = commands.add_parser("search", help="ranked passages for a question")
@@ -126,24 +131,31 @@ def _load(index_dir: Path, backend: str | None = None):
 
 
 def _index_config(args: argparse.Namespace) -> Config:
-    """Default settings, with the command line's backend and vector index; when adding, the
-    backend the index was built with unless another is asked for."""
+    """Default settings, with the command line's backend, vector index and store. The store the
+    index already uses is kept unless another is asked for; so is its backend when adding."""
     from dataclasses import replace
 
     from rag.store import IndexLoadError, read_manifest
 
     config = Config()
-    backend = args.embedding_backend
-    if backend is None and args.add:
-        try:
-            backend = Config.from_dict(read_manifest(args.index)["config"]).embedding.backend
-        except IndexLoadError:
-            pass  # nothing to add to yet
+    try:
+        built = Config.from_dict(read_manifest(args.index)["config"])
+    except IndexLoadError:
+        built = None  # nothing built yet
+    backend = args.embedding_backend or (built.embedding.backend if built and args.add else None)
     if backend:
         config = replace(config, embedding=replace(config.embedding, backend=backend))
     if args.vector_index:
         config = replace(config, vectors=replace(config.vectors, kind=args.vector_index))
-    return config
+    store = built.store if built else config.store
+    if args.store or args.milvus_uri:
+        kind = args.store or ("milvus" if args.milvus_uri else store.kind)
+        if kind == "milvus" and not (args.milvus_uri or store.milvus_uri):
+            raise UserError("--store milvus needs --milvus-uri (a file path for Milvus Lite, or http://host:19530)")
+        if kind == "faiss" and args.milvus_uri:
+            raise UserError("--milvus-uri goes with --store milvus")
+        store = replace(store, kind=kind, milvus_uri=args.milvus_uri or (store.milvus_uri if kind == "milvus" else None))
+    return replace(config, store=store)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -310,13 +322,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rag.validation import QuestionError
     from rag.embedding import EmbeddingError
     from rag.store import IndexLoadError
+    from rag.stores import StoreError
 
     args = build_parser().parse_args(argv)
     if getattr(args, "index", "n/a") is None and args.command != "eval":
         args.index = DEFAULT_INDEX  # eval picks its own default per dataset
     try:
         return COMMANDS[args.command](args)
-    except (UserError, IndexLoadError, EmbeddingError, QuestionError, FileNotFoundError, ValueError) as exc:
+    except (UserError, IndexLoadError, StoreError, EmbeddingError, QuestionError, FileNotFoundError, ValueError) as exc:
         message = str(exc)
         if getattr(args, "json", False):
             _print_json({"error": message})

@@ -9,6 +9,7 @@ RetrievalMode = Literal["hybrid", "dense", "bm25"]
 RETRIEVAL_MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
 EMBEDDING_BACKENDS: tuple[str, ...] = ("onnx-int8", "torch")
 VECTOR_INDEX_KINDS: tuple[str, ...] = ("auto", "flat", "ivf")
+STORE_KINDS: tuple[str, ...] = ("faiss", "milvus")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,15 @@ class VectorIndexConfig:
     nlist: int | None = None  # IVF lists; None takes 4 * sqrt(chunks)
     nprobe: int = 64  # lists an IVF search visits: more is slower and closer to exact
     exact_filter_limit: int = 20_000  # a filter allowing at most this many chunks is searched exactly
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Where chunk vectors and keyword terms live (see rag/stores): embedded, or a Milvus."""
+
+    kind: str = "faiss"  # "faiss": FAISS + bm25s in the index folder; "milvus": a Milvus collection
+    milvus_uri: str | None = None  # a local file (Milvus Lite) or http://host:19530 (server, cluster)
+    milvus_token: str | None = None  # "user:password" for a server that wants one
 
 
 @dataclass(frozen=True)
@@ -85,6 +95,7 @@ class Config:
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     vectors: VectorIndexConfig = field(default_factory=VectorIndexConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     answer: AnswerConfig = field(default_factory=AnswerConfig)

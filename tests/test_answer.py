@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import STORES, store_config
 from rag.answer import Answerer
 from rag.ingest import load_documents
 from rag.reader.model import Reader
@@ -32,14 +33,17 @@ Work on the harbour wall is expected to start in September and last two years.
 FERRY_AGAIN = FERRY.replace("Kelbrook ferry sets passenger record", "Record day for Kelbrook ferry")
 
 
-@pytest.fixture(scope="module")
-def answerer(tmp_path_factory, embedder) -> Answerer:
+@pytest.fixture(scope="module", params=STORES)
+def answerer(request, tmp_path_factory, embedder) -> Answerer:
+    """Three harbour articles indexed into each chunk store; the answers must not depend on it."""
     corpus = tmp_path_factory.mktemp("harbour")
     for name, text in {"ferry.txt": FERRY, "bridge.txt": BRIDGE, "ferry-again.txt": FERRY_AGAIN}.items():
         (corpus / name).write_text(text, encoding="utf-8")
     index_dir = corpus / "index"
-    build_index(load_documents([corpus]).documents, index_dir, embedder)
-    return Answerer(Index.open(index_dir), embedder).warm_up()
+    build_index(load_documents([corpus]).documents, index_dir, embedder, store_config(request.param, corpus))
+    answerer = Answerer(Index.open(index_dir), embedder).warm_up()
+    yield answerer
+    answerer.index.close()
 
 
 @pytest.mark.parametrize("question, expected", [

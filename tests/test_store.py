@@ -28,8 +28,8 @@ def test_index_holds_every_chunk_in_faiss_sqlite_and_bm25(loaded_index: Index):
     manifest = loaded_index.manifest
     assert manifest["model"] == "sentence-transformers/all-MiniLM-L6-v2" and manifest["dimension"] == 384
     assert manifest["counts"]["documents"] == 5
-    assert loaded_index.faiss.ntotal == manifest["counts"]["chunks"] == loaded_index.chunk_count
-    assert loaded_index.bm25.scores["num_docs"] == loaded_index.chunk_count
+    assert loaded_index.store.count() == manifest["counts"]["chunks"] == loaded_index.chunk_count
+    assert loaded_index.store.bm25.scores["num_docs"] == loaded_index.chunk_count
     assert manifest["config"]["chunking"]["max_tokens"] == Config().chunking.max_tokens
     for record in loaded_index.chunks():
         assert record["text"] == loaded_index.document_text(record["doc"])[record["start"] : record["end"]]
@@ -123,7 +123,7 @@ def torch_embedder() -> Embedder:
 def test_manifest_records_the_embedding_backend_and_the_vector_index(loaded_index: Index):
     manifest = loaded_index.manifest
     assert manifest["embedding"]["backend"] == "onnx-int8" and len(manifest["embedding"]["onnx_sha256"]) == 64
-    assert manifest["vectors"] == {"type": "flat", "vectors": loaded_index.chunk_count}
+    assert manifest["store"] == {"kind": "faiss", "vectors": {"type": "flat", "vectors": loaded_index.chunk_count}}
 
 
 def test_index_built_with_the_other_backend_is_refused_with_the_rebuild_command(sample_index: Path, embedder, torch_embedder):
@@ -167,7 +167,7 @@ def test_large_indexes_switch_to_ivf_and_keep_filters_working(tmp_path: Path, em
     report = build_index(sample_documents, index_dir, embedder, config)
     assert report.vector_index == "ivf"
     index = Index.open(index_dir)
-    assert index.manifest["vectors"]["type"] == "ivf" and index.manifest["vectors"]["nlist"] >= 1
+    assert index.manifest["store"]["vectors"]["type"] == "ivf" and index.manifest["store"]["vectors"]["nlist"] >= 1
     retriever = Retriever(index, embedder)
     question = "What reward did the US offer for information on Hafiz Saeed?"
     assert retriever.search(question, k=1, mode="dense")[0].doc_id == "004_c0bc88ef037bc82c.txt"

@@ -14,11 +14,11 @@ run killed at any moment leaves the previous index loadable.
 """
 from rag.store.build import BuildReport, append_feedback, build_index
 from rag.store.index import (
-    CURRENT_FILE, FEEDBACK_FILE, FORMAT_VERSION, DocumentInfo, Index, IndexLoadError, bm25_tokens,
-    check_compatible, read_manifest, same_vectors,
+    CURRENT_FILE, FEEDBACK_FILE, FORMAT_VERSION, DocumentInfo, Index, IndexLoadError, check_compatible,
+    read_manifest, same_vectors,
 )
 
 __all__ = [
     "BuildReport", "CURRENT_FILE", "DocumentInfo", "FEEDBACK_FILE", "FORMAT_VERSION", "Index", "IndexLoadError",
-    "append_feedback", "bm25_tokens", "build_index", "check_compatible", "read_manifest", "same_vectors",
+    "append_feedback", "build_index", "check_compatible", "read_manifest", "same_vectors",
 ]

@@ -21,10 +21,10 @@ from rag.embedding import Embedder
 from rag.store.generation import publish, remove_stale, writer_lock
 from rag.store.index import (
     CURRENT_FILE, DOCUMENT_COLUMNS, FEEDBACK_FILE, FORMAT_VERSION, SCHEMA, Index, IndexLoadError,
-    bm25_tokens, live_generation, read_manifest, same_vectors,
+    live_generation, read_manifest, same_vectors,
 )
 from rag.types import Chunk, Document, Span
-from rag.vectors import all_vectors, build_vector_index, describe
+from rag.stores import ChunkTable, remove_stale_stores, write_store
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def _read_previous(index_dir: Path, config: Config) -> tuple[dict[str, _Stored],
         documents = [_document_of(row) for row in index.stored_documents()]
         index.close()
         return {}, documents
-    chunk_matrix = all_vectors(index.faiss)
+    chunk_matrix = index.store.vectors()
     stored: dict[str, _Stored] = {}
     rows = index.stored_documents()
     by_doc_chunks: dict[str, list[int]] = {}
@@ -143,12 +143,19 @@ def _process(documents: Sequence[Document], config: Config, embedder: Embedder, 
     """Chunk, embed and sign new or changed documents, block by block, advancing ``bar``."""
     result: list[_Stored] = []
     embedded, started = 0, time.perf_counter()
+    # a text met before in this build (a story syndicated twice, a repeated boilerplate chunk)
+    # takes the vector already computed: a view into an earlier block's matrix, no copy
+    seen: dict[str, np.ndarray] = {}
     for first in range(0, len(documents), _BLOCK_DOCUMENTS):
         block = documents[first : first + _BLOCK_DOCUMENTS]
         chunked = [(d, chunk_document(d, config.chunking, embedder.count_tokens)) for d in block]
-        vectors = embedder.embed_documents(
-            [_embedding_text(d, c.text, config) for d, chunks in chunked for c in chunks]
-        )
+        texts = [_embedding_text(d, c.text, config) for d, chunks in chunked for c in chunks]
+        missing = list(dict.fromkeys(t for t in texts if t not in seen))
+        fresh = dict(zip(missing, embedder.embed_documents(missing)))
+        vectors = (np.stack([seen[t] if t in seen else fresh[t] for t in texts]) if texts
+                   else np.zeros((0, config.embedding.dimension), dtype=np.float32))
+        for row, text in enumerate(texts):
+            seen.setdefault(text, vectors[row])
         at = 0
         for document, chunks in chunked:
             body_text = " ".join(document.text[s.start : s.end] for s in document.body)
@@ -172,15 +179,16 @@ def _progress_bar(documents: int, shown: bool) -> Any:
     return tqdm(total=documents, desc="indexing", unit="doc", file=sys.stderr, disable=not shown or not documents)
 
 
-def _write_generation(folder: Path, stored: list[_Stored], groups: dict[str, str], config: Config) -> dict[str, Any]:
-    """Write SQLite, FAISS and BM25 files into ``folder``; returns the counts and the vector index's description."""
-    import bm25s
-    import faiss
+def _write_generation(
+    folder: Path, stored: list[_Stored], groups: dict[str, str], config: Config, index_dir: Path
+) -> tuple[dict[str, int], dict[str, Any]]:
+    """Write the SQLite file into ``folder`` and the chunk store beside it; returns the counts and
+    what the manifest records about the store."""
 
     db = sqlite3.connect(folder / "store.sqlite")
     db.executescript(SCHEMA)
     chunk_row = sentence_row = 0
-    bm25_texts: list[str] = []
+    keyword_texts: list[str] = []
     for item in stored:
         document = item.document
         db.execute(
@@ -200,7 +208,7 @@ def _write_generation(folder: Path, stored: list[_Stored], groups: dict[str, str
                 (chunk_row, document.id, chunk.start, chunk.end,
                  sentence_index[chunk.sentences[0]], sentence_index[chunk.sentences[-1]]),
             )
-            bm25_texts.append(f"{document.title}\n{chunk.text}")
+            keyword_texts.append(f"{document.title}\n{chunk.text}")
             chunk_row += 1
         sentence_row += len(item.sentences)
     db.commit()
@@ -208,14 +216,13 @@ def _write_generation(folder: Path, stored: list[_Stored], groups: dict[str, str
 
     dimension = config.embedding.dimension
     chunk_matrix = np.concatenate([i.chunk_vectors for i in stored]) if stored else np.zeros((0, dimension), np.float32)
-    vectors = build_vector_index(np.ascontiguousarray(chunk_matrix, dtype=np.float32), config.vectors)
-    faiss.write_index(vectors, str(folder / "chunks.faiss"))
-
-    retriever = bm25s.BM25()
-    # bm25s cannot index an empty corpus; an index with no chunks still needs a loadable folder
-    retriever.index(bm25_tokens(bm25_texts or [""]), show_progress=False)
-    retriever.save(str(folder / "bm25"), show_progress=False)
-    return {"documents": len(stored), "chunks": chunk_row, "sentences": sentence_row, "vectors": describe(vectors)}
+    table = ChunkTable(
+        doc_ids=[i.document.id for i in stored for _ in i.chunks],
+        dates=[i.document.date for i in stored for _ in i.chunks],
+        texts=keyword_texts, vectors=chunk_matrix,
+    )
+    recorded = write_store(folder, table, config, index_dir)
+    return {"documents": len(stored), "chunks": chunk_row, "sentences": sentence_row}, recorded
 
 
 def _versions() -> dict[str, str]:
@@ -293,7 +300,7 @@ def build_index(
             return BuildReport(
                 unchanged=len(stored), documents=counts["documents"], chunks=counts["chunks"],
                 sentences=counts["sentences"], duplicate_groups=counts["duplicate_groups"],
-                vector_index=read_manifest(index_dir).get("vectors", {}).get("type", ""),
+                vector_index=read_manifest(index_dir).get("store", {}).get("vectors", {}).get("type", ""),
                 seconds=time.perf_counter() - started, generation=live_generation(index_dir).name,
             )
         groups = near_duplicate_groups({s.document.id: s.dup_signature for s in stored}, config.dedup)
@@ -303,13 +310,13 @@ def build_index(
         try:
             if progress:
                 print(f"writing {sum(len(s.chunks) for s in stored)} chunks ...", file=sys.stderr, flush=True)
-            counts = _write_generation(building, stored, groups, config)
+            counts, recorded_store = _write_generation(building, stored, groups, config, index_dir)
             manifest = {
                 "format_version": FORMAT_VERSION,
                 "model": config.embedding.model_name,
                 "dimension": config.embedding.dimension,
                 "embedding": embedder.describe(),
-                "vectors": counts.pop("vectors"),
+                "store": recorded_store,
                 "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "counts": {**counts, "duplicate_groups": len(set(groups.values()))},
                 "config": config.to_dict(),
@@ -322,12 +329,13 @@ def build_index(
             shutil.rmtree(building, ignore_errors=True)
             raise
         publish(index_dir, generation)
+        remove_stale_stores(index_dir, recorded_store)
     return BuildReport(
         added=added, updated=updated, removed=removed, reembedded=reembedded,
         unchanged=len(stored) - len(added) - len(updated) - len(reembedded),
         documents=counts["documents"], chunks=counts["chunks"],
         chunks_embedded=sum(len(s.chunks) for s in fresh.values()), sentences=counts["sentences"],
-        duplicate_groups=len(set(groups.values())), vector_index=manifest["vectors"]["type"],
+        duplicate_groups=len(set(groups.values())), vector_index=manifest["store"]["vectors"]["type"],
         seconds=time.perf_counter() - started, generation=generation.name,
     )
 

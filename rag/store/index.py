@@ -25,6 +25,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from rag.config import Config, EmbeddingConfig
+from rag.stores import ChunkStore, SearchFilter, StoreError, open_store
 
 FORMAT_VERSION = 2  # 2: no sentence vectors; the vector index may be IVF
 CURRENT_FILE = "CURRENT"
@@ -114,8 +115,6 @@ class Index:
     """
 
     def __init__(self, index_dir: Path, generation: Path, manifest: dict[str, Any]):
-        import faiss
-
         self.index_dir = index_dir
         self.generation = generation
         self.manifest = manifest
@@ -124,7 +123,6 @@ class Index:
             f"file:{generation / 'store.sqlite'}?mode=ro", uri=True, check_same_thread=False
         )
         self._lock = threading.Lock()
-        self.faiss = faiss.read_index(str(generation / "chunks.faiss"))
         rows = self._query('SELECT doc_id, start, "end", first_sentence, last_sentence FROM chunks ORDER BY row')
         self.chunk_doc = [r[0] for r in rows]
         self.chunk_span = np.array([(r[1], r[2]) for r in rows], dtype=np.int64).reshape(-1, 2)
@@ -136,11 +134,11 @@ class Index:
             r[0]: DocumentInfo(r[0], r[1], r[2], r[3], r[4], r[5])
             for r in self._query("SELECT id, title, date, source, dup_group, chunk_count FROM documents ORDER BY id")
         }
-        self._check_counts()
         # a build writes each document's chunks and sentences as one run of rows
         self._doc_chunk_rows = _runs(self.chunk_doc)
         self._doc_sentence_rows = _runs(self.sentence_doc)
-        self.bm25 = _load_bm25(generation / "bm25")
+        self.store: ChunkStore = open_store(generation, manifest.get("store", {}), self.config, self.allowed_rows)
+        self._check_counts()
         self.document_text = lru_cache(maxsize=512)(self._document_text)
 
     @classmethod
@@ -153,17 +151,19 @@ class Index:
             return cls(index_dir, live_generation(index_dir), manifest)
         except IndexLoadError:
             raise
+        except StoreError as exc:  # a Milvus that cannot be reached is not a corrupt index
+            raise IndexLoadError(f"index at {index_dir}: {exc}") from None
         except Exception as exc:  # faiss, numpy and sqlite each raise their own types
             raise IndexLoadError(f"index at {index_dir} is corrupt: {exc}") from None
 
     def _check_counts(self) -> None:
         counts = self.manifest.get("counts", {})
         actual = {
-            "chunks": len(self.chunk_doc), "faiss vectors": self.faiss.ntotal,
+            "chunks": len(self.chunk_doc), "stored vectors": self.store.count(),
             "sentences": len(self.sentence_doc), "documents": len(self.documents),
         }
         expected = {
-            "chunks": counts.get("chunks"), "faiss vectors": counts.get("chunks"),
+            "chunks": counts.get("chunks"), "stored vectors": counts.get("chunks"),
             "sentences": counts.get("sentences"), "documents": counts.get("documents"),
         }
         wrong = [f"{k}: {actual[k]} != {expected[k]}" for k in actual if actual[k] != expected[k]]
@@ -195,6 +195,16 @@ class Index:
         start, end = self.chunk_span[row]
         return self.document_text(self.chunk_doc[row])[start:end]
 
+    def allowed_rows(self, where: SearchFilter) -> np.ndarray:
+        """Chunk rows of the documents ``where`` allows: one test per document, not per chunk."""
+        documents = self.documents
+        named = sorted(where.docs) if where.docs is not None else documents
+        runs = [self.chunk_rows(doc_id) for doc_id in named
+                if doc_id in documents and where.allows(doc_id, documents[doc_id].date)]
+        if not runs:
+            return np.zeros(0, dtype=np.int64)
+        return np.concatenate([np.arange(r.start, r.stop, dtype=np.int64) for r in runs])
+
     def chunk_rows(self, doc_id: str) -> range:
         """Rows of the chunks of ``doc_id`` (empty for an unknown document)."""
         return self._doc_chunk_rows.get(doc_id, range(0))
@@ -223,6 +233,7 @@ class Index:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        self.store.close()
 
 
 def _runs(doc_of_row: Sequence[str]) -> dict[str, range]:
@@ -241,28 +252,3 @@ class DocumentInfo:
     source: str
     dup_group: str | None
     chunk_count: int
-
-
-def _load_bm25(folder: Path) -> Any:
-    import bm25s
-
-    return bm25s.BM25.load(str(folder), show_progress=False, mmap=False)
-
-
-
-def bm25_tokens(texts: Sequence[str]) -> list[list[str]]:
-    """The BM25 terms of each text: lower-cased, English stop words out, Snowball-stemmed."""
-    import bm25s
-
-    # "en_plus" also drops question words (what, which, did, ...) that the short list keeps
-    return bm25s.tokenize(
-        list(texts), stopwords="en_plus", stemmer=_stemmer(), return_ids=False, show_progress=False
-    )
-
-
-@lru_cache(maxsize=1)
-def _stemmer() -> Any:
-    import Stemmer
-
-    return Stemmer.Stemmer("english").stemWords
-
