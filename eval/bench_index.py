@@ -32,7 +32,7 @@ from rag.chunking import chunk_document
 from rag.config import Config
 from rag.embedding import resolve_model_path
 from rag.ingest import load_documents
-from rag.stores.local import bm25_tokens
+from rag.stores.terms import bm25_tokens
 config = Config()
 model = SentenceTransformer(str(resolve_model_path(config.embedding.model_name)), device="cpu")
 count = lambda texts: [len(t) for t in model.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]] if texts else []

@@ -2,6 +2,7 @@
 
     HF_HUB_OFFLINE=1 python eval/compare_stores.py --corpus /tmp/news-blind \\
         --dataset eval/gold/news-blind.jsonl --milvus-uri /tmp/news-blind-milvus.db
+    HF_HUB_OFFLINE=1 python eval/compare_stores.py --squad ../shared/benchmarks/squad2-dev-half/squad2-dev-public.json
 
 Builds one index per store from the same documents, asks every question of the gold set with
 the same embedder and reader, and reports the share of questions answered alike (same answer
@@ -24,7 +25,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 from rag.answer import Answerer  # noqa: E402
 from rag.config import Config, StoreConfig  # noqa: E402
 from rag.embedding import Embedder  # noqa: E402
-from rag.evaluate import read_questions  # noqa: E402
+from rag.evaluate import read_questions, read_squad  # noqa: E402
 from rag.ingest import load_documents  # noqa: E402
 from rag.metrics import retrieval_metrics  # noqa: E402
 from rag.reader.model import Reader  # noqa: E402
@@ -53,12 +54,18 @@ def answers_with(store: StoreConfig, documents: list, questions: list[dict], emb
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, required=True)
-    parser.add_argument("--dataset", type=Path, required=True)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--corpus", type=Path, help="articles (with --dataset)")
+    source.add_argument("--squad", type=Path, help="a SQuAD 2.0 file: its articles and questions")
+    parser.add_argument("--dataset", type=Path, help="gold questions (JSONL) over --corpus")
     parser.add_argument("--milvus-uri", help="default: a Milvus Lite file in a temporary folder")
     args = parser.parse_args(argv)
-    documents = load_documents([args.corpus]).documents
-    questions = read_questions(args.dataset, gold=True)
+    if args.squad:
+        documents, questions = read_squad(args.squad)
+    else:
+        if not args.dataset:
+            parser.error("--corpus goes with --dataset")
+        documents, questions = load_documents([args.corpus]).documents, read_questions(args.dataset, gold=True)
     embedder, reader = Embedder().warm_up(), Reader().warm_up()
     with tempfile.TemporaryDirectory(prefix="rag-stores-") as scratch:
         uri = args.milvus_uri or str(Path(scratch) / "milvus.db")

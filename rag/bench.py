@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         }
         print(f"indexed {build.documents} documents, {build.chunks} chunks ({config.embedding.backend} "
               f"embeddings, {config.store.kind} store, {build.vector_index} vectors) in {build.seconds:.1f} s "
-              f"({build.chunks_embedded} chunks embedded, copies reuse their vectors): "
+              f"(identical chunk texts embedded once): "
               f"{result['chunks_per_s']:.1f} chunks/s (reading {read_s:.1f} s, model load {model_s:.1f} s); "
               f"peak RSS {result['peak_rss_mib_after_index']:.0f} MiB")
 

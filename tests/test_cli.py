@@ -112,3 +112,22 @@ def test_search_and_ask_refuse_the_same_bad_input_the_same_way(index_copy: Path,
     assert result.returncode == 2, result.stdout
     assert json.loads(result.stdout.splitlines()[-1])["error"]
     assert result.stderr.startswith(f"rag {command[0]}: error:")
+
+
+def test_a_milvus_index_is_asked_without_naming_the_store_again(tmp_path: Path):
+    index_dir, uri = tmp_path / "index", tmp_path / "milvus.db"
+    built = rag("index", "--index", str(index_dir), "--store", "milvus", "--milvus-uri", str(uri), "--quiet")
+    assert built.returncode == 0, built.stderr
+    assert "indexed 5 documents" in built.stdout
+    asked = rag("ask", "What reward did the US offer for information on Hafiz Saeed?", "--index", str(index_dir), "--json")
+    assert asked.returncode == 0, asked.stderr
+    record = json.loads(asked.stdout)
+    assert record["passages"] and record["passages"][0]["doc"] == "004_c0bc88ef037bc82c.txt"
+    # a rebuild without --store keeps the Milvus store
+    again = rag("index", "--index", str(index_dir), "--quiet")
+    assert again.returncode == 0 and "unchanged 5" in again.stdout
+
+
+def test_store_options_are_checked(tmp_path: Path):
+    result = rag("index", "--index", str(tmp_path / "index"), "--store", "milvus", "--quiet")
+    assert result.returncode == 2 and "--store milvus needs --milvus-uri" in result.stderr

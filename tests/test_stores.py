@@ -45,7 +45,7 @@ def test_the_manifest_records_the_collection_and_its_schema(milvus_index):
     index_dir, config = milvus_index
     recorded = read_manifest(index_dir)["store"]
     assert recorded["kind"] == "milvus" and recorded["uri"] == config.store.milvus_uri
-    assert recorded["fields"] == ["row", "doc_id", "date", "text", "vector", "sparse"]
+    assert recorded["fields"] == ["row", "doc_id", "date", "terms", "vector", "sparse"]
     assert recorded["vectors"]["type"] == "flat"  # 34 chunks: exact, like the embedded store
     assert collections_of(recorded["uri"], index_dir) == [recorded["collection"]]
     index = Index.open(index_dir)

@@ -8,35 +8,18 @@ BM25 scores are masked.
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from rag.config import Config
 from rag.stores import AllowedRows, ChunkTable, Hit, SearchFilter, reciprocal_rank_fusion
+from rag.stores.terms import bm25_tokens
 from rag.vectors import all_vectors, build_vector_index, describe, search
 
 VECTORS_FILE = "chunks.faiss"
 BM25_FOLDER = "bm25"
-
-
-def bm25_tokens(texts: Sequence[str]) -> list[list[str]]:
-    """The BM25 terms of each text: lower-cased, English stop words out, Snowball-stemmed."""
-    import bm25s
-
-    # "en_plus" also drops question words (what, which, did, ...) that the short list keeps
-    return bm25s.tokenize(
-        list(texts), stopwords="en_plus", stemmer=_stemmer(), return_ids=False, show_progress=False
-    )
-
-
-@lru_cache(maxsize=1)
-def _stemmer() -> Any:
-    import Stemmer
-
-    return Stemmer.Stemmer("english").stemWords
 
 
 def write_local_store(folder: Path, table: ChunkTable, config: Config) -> dict[str, Any]:

@@ -5,8 +5,8 @@ tests and small archives; one process at a time), ``http://host:19530`` a Milvus
 cluster. Each collection holds, per chunk row::
 
     row (INT64, primary key) | doc_id (VARCHAR) | date (INT64 YYYYMMDD, 0 when undated)
-    text (VARCHAR, analysed: English, stemmed) | vector (FLOAT_VECTOR, inner product)
-    sparse (SPARSE_FLOAT_VECTOR, filled by Milvus's BM25 function from ``text``)
+    terms (VARCHAR: the chunk's stemmed keyword terms) | vector (FLOAT_VECTOR, inner product)
+    sparse (SPARSE_FLOAT_VECTOR, filled by Milvus's BM25 function from ``terms``)
 
 Milvus scores BM25 and fuses hybrid results (``RRFRanker``) on the server; filters are Milvus
 expressions. A build writes a new collection, named after its generation, and the index swaps
@@ -26,14 +26,15 @@ import numpy as np
 
 from rag.config import Config
 from rag.stores import ChunkTable, Hit, SearchFilter, StoreError
+from rag.stores.terms import bm25_tokens
 from rag.vectors import resolve_kind
 
 SCHEMA_VERSION = 1
-# lower-cased, English-stemmed, stop words out, like the embedded store's bm25s terms (spelled out
-# rather than {"type": "english"}, which Milvus Lite does not know)
-ANALYZER = {"tokenizer": "standard",
-            "filter": ["lowercase", {"type": "stemmer", "language": "english"}, {"type": "stop", "stop_words": ["_english_"]}]}
-FIELDS = ("row", "doc_id", "date", "text", "vector", "sparse")
+# ``terms`` holds the chunk's keyword terms already analysed here (rag/stores/terms.py: stemmed,
+# stop words out) and joined by spaces, so Milvus only splits them: BM25 then sees the same terms
+# as the embedded store, on Milvus Lite (whose analyzers do not stem) and on a server alike
+ANALYZER = {"tokenizer": "standard"}
+FIELDS = ("row", "doc_id", "date", "terms", "vector", "sparse")
 _INSERT_BATCH = 1_000
 _MAX_TEXT_BYTES = 65_535
 
@@ -102,23 +103,26 @@ def write_milvus_store(folder: Path, table: ChunkTable, config: Config, index_di
         schema.add_field("row", DataType.INT64, is_primary=True)
         schema.add_field("doc_id", DataType.VARCHAR, max_length=1024)
         schema.add_field("date", DataType.INT64)
-        schema.add_field("text", DataType.VARCHAR, max_length=_MAX_TEXT_BYTES, enable_analyzer=True,
+        schema.add_field("terms", DataType.VARCHAR, max_length=_MAX_TEXT_BYTES, enable_analyzer=True,
                          analyzer_params=ANALYZER)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=config.embedding.dimension)
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
         schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
-                                     input_field_names=["text"], output_field_names=["sparse"]))
+                                     input_field_names=["terms"], output_field_names=["sparse"]))
         dense_index, search_params = _dense_index(len(table), config)
         index_params = client.prepare_index_params()
         index_params.add_index(field_name="vector", metric_type="IP", **dense_index)
-        index_params.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        # bm25s's defaults (the embedded store), so that both score keyword matches alike
+        index_params.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
+                               params={"bm25_k1": 1.5, "bm25_b": 0.75})
         client.create_collection(name, schema=schema, index_params=index_params)
         for first in range(0, len(table), _INSERT_BATCH):
-            last = min(first + _INSERT_BATCH, len(table))
+            rows = range(first, min(first + _INSERT_BATCH, len(table)))
+            terms = bm25_tokens([table.texts[row] for row in rows])
             client.insert(name, [
                 {"row": row, "doc_id": table.doc_ids[row], "date": _date_number(table.dates[row]),
-                 "text": _clip(table.texts[row]), "vector": table.vectors[row].astype(np.float32).tolist()}
-                for row in range(first, last)
+                 "terms": _clip(" ".join(words)), "vector": table.vectors[row].astype(np.float32).tolist()}
+                for row, words in zip(rows, terms)
             ])
         client.flush(name)
         client.load_collection(name)
@@ -161,15 +165,8 @@ def remove_stale_collections(index_dir: Path, recorded: dict[str, Any]) -> None:
 
 
 def keyword_query(text: str) -> str:
-    """The question's words minus English stop and question words (the embedded store's list).
-
-    Milvus analyses the query like the chunks, but Milvus Lite ignores analyzer filters; dropping
-    stop words here keeps "what is it?" from matching every chunk on either.
-    """
-    from bm25s.stopwords import STOPWORDS_EN_PLUS
-
-    stop = set(STOPWORDS_EN_PLUS)
-    return " ".join(w for w in re.findall(r"\w+", text) if w.lower() not in stop)
+    """The question's keyword terms as the ``terms`` field holds them ("" when none is left)."""
+    return " ".join(bm25_tokens([text])[0])
 
 
 def filter_expression(where: SearchFilter | None) -> str:
