@@ -23,6 +23,16 @@ def embedder() -> Embedder:
 STORES = ["faiss", "milvus"]
 
 
+def big_corpus(folder: Path, copies: int) -> Path:
+    """``copies`` editions of the sample articles: a build long enough to be killed midway."""
+    folder.mkdir()
+    for k in range(copies):
+        for path in SAMPLE_CORPUS.glob("*.txt"):
+            text = path.read_text(encoding="utf-8")
+            (folder / f"copy{k:03d}_{path.name}").write_text(f"Edition {k}\n\n{text}\nEdition note {k}: end of copy.\n", encoding="utf-8")
+    return folder
+
+
 def store_config(kind: str, folder: Path) -> Config:
     """Default settings with chunk store ``kind``; Milvus runs as Milvus Lite in ``folder``."""
     if kind == "milvus":

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import big_corpus
+
 from rag.config import ChunkingConfig, Config, EmbeddingConfig
 from rag.embedding import Embedder
 from rag.ingest import SAMPLE_CORPUS, load_documents
@@ -195,21 +197,12 @@ def test_missing_and_corrupt_indexes_give_clear_errors(tmp_path: Path, sample_in
         Index.open(broken)
 
 
-def _big_corpus(folder: Path, copies: int) -> Path:
-    folder.mkdir()
-    for k in range(copies):
-        for path in SAMPLE_CORPUS.glob("*.txt"):
-            text = path.read_text(encoding="utf-8")
-            (folder / f"copy{k:03d}_{path.name}").write_text(f"Edition {k}\n\n{text}\nEdition note {k}: end of copy.\n", encoding="utf-8")
-    return folder
-
-
 @pytest.mark.parametrize("kill_after", [4.0, 9.0])
 def test_killed_build_leaves_the_previous_index_loadable(tmp_path: Path, sample_index: Path, kill_after: float):
     index_dir = tmp_path / "index"
     shutil.copytree(sample_index, index_dir)
     before = read_manifest(index_dir)
-    corpus = _big_corpus(tmp_path / "big", 60)
+    corpus = big_corpus(tmp_path / "big", 60)
     process = subprocess.Popen(
         [sys.executable, "-m", "rag.cli", "index", str(corpus), "--index", str(index_dir), "--quiet"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "HF_HUB_OFFLINE": "1"},

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import store_config
+from conftest import big_corpus, store_config
 from rag.config import Config, StoreConfig
 from rag.ingest import SAMPLE_CORPUS, load_documents
 from rag.retrieval import Retriever
@@ -106,19 +106,10 @@ def test_a_missing_collection_is_refused_with_the_rebuild_command(milvus_index):
         Index.open(index_dir)
 
 
-def _big_corpus(folder: Path, copies: int) -> Path:
-    folder.mkdir()
-    for k in range(copies):
-        for path in SAMPLE_CORPUS.glob("*.txt"):
-            text = path.read_text(encoding="utf-8")
-            (folder / f"copy{k:03d}_{path.name}").write_text(f"Edition {k}\n\n{text}\n", encoding="utf-8")
-    return folder
-
-
 def test_a_killed_milvus_build_leaves_the_previous_collection_answering(milvus_index, embedder, tmp_path):
     index_dir, config = milvus_index
     before = read_manifest(index_dir)
-    corpus = _big_corpus(tmp_path / "big", 40)
+    corpus = big_corpus(tmp_path / "big", 40)
     process = subprocess.Popen(
         [sys.executable, "-m", "rag.cli", "index", str(corpus), "--index", str(index_dir), "--quiet"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "HF_HUB_OFFLINE": "1"},

@@ -1,4 +1,4 @@
-"""The index folder: FAISS vectors, BM25 arrays and an SQLite store, written atomically.
+"""The index folder: an SQLite store and a chunk store (FAISS + BM25, or Milvus), written atomically.
 
 Layout of an index folder ``DIR``::
 
@@ -7,6 +7,7 @@ Layout of an index folder ``DIR``::
     DIR/gen-*/store.sqlite   documents, chunks and sentences with their offsets
     DIR/gen-*/chunks.faiss   one unit vector per chunk (row = chunks.row): exact or IVF, see rag.vectors
     DIR/gen-*/bm25/          bm25s arrays over the chunks
+                             (both replaced by a Milvus collection with --store milvus: rag.stores)
     DIR/feedback.jsonl     answers users rated (kept across generations)
 
 A build writes a new generation beside the live one and only then points CURRENT at it, so a

@@ -1,17 +1,5 @@
-"""Reading an index folder: FAISS vectors, BM25 arrays and an SQLite store.
-
-Layout of an index folder ``DIR``::
-
-    DIR/CURRENT            name of the live generation, swapped with one atomic rename
-    DIR/gen-*/manifest.json  configuration, model, dimension, counts, versions
-    DIR/gen-*/store.sqlite   documents, chunks and sentences with their offsets
-    DIR/gen-*/chunks.faiss   one unit vector per chunk (row = chunks.row): exact or IVF, see rag.vectors
-    DIR/gen-*/bm25/          bm25s arrays over the chunks
-    DIR/feedback.jsonl     answers users rated (kept across generations)
-
-A build writes a new generation beside the live one and only then points CURRENT at it, so a
-run killed at any moment leaves the previous index loadable.
-"""
+"""Reading an index generation: its manifest, its SQLite store and its chunk store (the folder
+layout is described in ``rag.store``)."""
 from __future__ import annotations
 
 import json
