@@ -61,7 +61,11 @@ def test_updates_replace_changed_documents_and_drop_removed_ones(milvus_index, e
     assert report.removed == ["004_c0bc88ef037bc82c.txt"] and report.chunks_embedded == 0
     recorded = read_manifest(index_dir)["store"]
     assert recorded["collection"] != first
-    assert collections_of(recorded["uri"], index_dir) == [recorded["collection"]]  # the old one is dropped
+    # the replaced collection stays for readers that opened it before the swap, until the next build
+    assert collections_of(recorded["uri"], index_dir) == sorted([first, recorded["collection"]])
+    build_index(kept[:3], index_dir, embedder, config)
+    latest = read_manifest(index_dir)["store"]["collection"]
+    assert collections_of(recorded["uri"], index_dir) == sorted([recorded["collection"], latest])
     index = Index.open(index_dir)
     passages = Retriever(index, embedder).search(QUESTION, k=5)
     assert passages and "004_c0bc88ef037bc82c.txt" not in {p.doc_id for p in passages}
@@ -122,8 +126,8 @@ def test_a_killed_milvus_build_leaves_the_previous_collection_answering(milvus_i
     index = Index.open(index_dir)
     assert Retriever(index, embedder).search(QUESTION, k=1)[0].doc_id == "004_c0bc88ef037bc82c.txt"
     index.close()
-    # the next build clears what the killed one left in Milvus
+    # the next build clears what the killed one left in Milvus (the replaced collection stays)
     build_index(load_documents([SAMPLE_CORPUS]).documents[:4], index_dir, embedder)
     recorded = read_manifest(index_dir)["store"]
     assert recorded["kind"] == "milvus"  # kept without being named again
-    assert collections_of(recorded["uri"], index_dir) == [recorded["collection"]]
+    assert collections_of(recorded["uri"], index_dir) == sorted([before["store"]["collection"], recorded["collection"]])

@@ -267,8 +267,13 @@ def build_index(
             f"built with {config.embedding.model_name} on {config.embedding.backend}"
         )
     with writer_lock(index_dir):
+        replaced_store: dict[str, Any] = {}
         if (index_dir / CURRENT_FILE).is_file():
             remove_stale(index_dir, keep=live_generation(index_dir).name)
+            try:
+                replaced_store = read_manifest(index_dir).get("store", {})
+            except IndexLoadError:
+                pass
         try:
             previous, restored = _read_previous(index_dir, config)
         except IndexLoadError as exc:
@@ -329,7 +334,7 @@ def build_index(
             shutil.rmtree(building, ignore_errors=True)
             raise
         publish(index_dir, generation)
-        remove_stale_stores(index_dir, recorded_store)
+        remove_stale_stores(index_dir, recorded_store, replaced_store)
     return BuildReport(
         added=added, updated=updated, removed=removed, reembedded=reembedded,
         unchanged=len(stored) - len(added) - len(updated) - len(reembedded),

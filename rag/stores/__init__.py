@@ -152,11 +152,12 @@ def open_store(folder: Path, recorded: dict[str, Any], config: Config, allowed_r
     raise StoreError(f"the index records an unknown store {kind!r}")
 
 
-def remove_stale_stores(index_dir: Path, recorded: dict[str, Any]) -> None:
+def remove_stale_stores(index_dir: Path, recorded: dict[str, Any], replaced: dict[str, Any]) -> None:
     """After a generation is published: drop what dead generations left outside the index folder
-    (Milvus collections of earlier or killed builds). The embedded store keeps everything inside
-    the generation folders, which the index removes itself."""
+    (Milvus collections of earlier or killed builds), except the store of the generation just
+    replaced, which processes that opened it before the swap may still be searching. The embedded
+    store keeps everything inside the generation folders, which the index removes itself."""
     if recorded.get("kind") == "milvus":
         from rag.stores.milvus import remove_stale_collections
 
-        remove_stale_collections(index_dir, recorded)
+        remove_stale_collections(index_dir, recorded, replaced.get("collection"))

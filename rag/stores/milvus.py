@@ -12,7 +12,7 @@ Milvus scores BM25 and fuses hybrid results (``RRFRanker``) on the server; filte
 expressions. A build writes a new collection, named after its generation, and the index swaps
 ``CURRENT`` only once it is complete, so a killed build leaves the live collection answering.
 After the swap the alias ``rag_<index key>`` is pointed at the live collection and collections
-of older or killed builds are dropped.
+of older or killed builds are dropped, except the one just replaced (see ``remove_stale_collections``).
 """
 from __future__ import annotations
 
@@ -146,9 +146,10 @@ def _clip(text: str) -> str:
     return text if len(encoded) <= _MAX_TEXT_BYTES else encoded[:_MAX_TEXT_BYTES].decode("utf-8", "ignore")
 
 
-def remove_stale_collections(index_dir: Path, recorded: dict[str, Any]) -> None:
-    """Point the index's alias at the live collection, then drop its other collections (older
-    generations, killed builds)."""
+def remove_stale_collections(index_dir: Path, recorded: dict[str, Any], replaced: str | None = None) -> None:
+    """Point the index's alias at the live collection, then drop the index's other collections
+    (older generations, killed builds) but ``replaced``, the one live until now: a `rag serve`
+    that opened it keeps answering until it reloads, and the next build drops it."""
     client = _client(recorded["uri"])
     try:
         live, alias = recorded["collection"], recorded["alias"]
@@ -158,7 +159,7 @@ def remove_stale_collections(index_dir: Path, recorded: dict[str, Any]) -> None:
             client.create_alias(live, alias)
         prefix = f"rag_{index_key(index_dir)}_"
         for name in client.list_collections():
-            if name.startswith(prefix) and name != live:
+            if name.startswith(prefix) and name not in (live, replaced):
                 client.drop_collection(name)
     finally:
         client.close()
