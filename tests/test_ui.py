@@ -450,3 +450,19 @@ def test_runner_up_answers_are_listed_under_the_answer(engine):
     assert text.index(fmt.escape_inline(answer.answer)) < text.index("Other possible answers")
     for other in answer.alternatives:
         assert fmt.escape_inline(other.answer) in text
+
+
+def test_the_page_runs_unchanged_on_a_milvus_index(tmp_path, embedder):
+    from conftest import store_config
+
+    index_dir = tmp_path / "index"
+    build_index(load_documents([SAMPLE_CORPUS]).documents, index_dir, embedder, store_config("milvus", tmp_path))
+    engine = Engine(index_dir, embedder)
+    assert engine.index.config.store.kind == "milvus"
+    article = tmp_path / "zarvon_festival.txt"
+    article.write_text(XSS_ARTICLE, encoding="utf-8")
+    message, changed = add_uploads(engine, [article])
+    assert changed and engine.index.manifest["store"]["kind"] == "milvus"
+    answer = engine.ask("When did the Zarvonian harbour festival take place?")
+    assert not answer.abstained and answer.citations[0].doc == "upload/zarvon_festival.txt", answer.message
+    assert "<script" not in fmt.sources_html(answer, engine.index.document_text)
