@@ -25,11 +25,11 @@ from rag.embedding.model import DEFAULT_MODEL, Embedder, EmbeddingError, _Int8Mo
 OPSET = 17
 
 
-def _traced_model(model_name: str, folder: Path) -> tuple[Path, int, int]:
-    """fp32 ONNX of the model with pooling; returns its path, max length and dimension."""
+def _traced_model(reference: Embedder, folder: Path) -> tuple[Path, int, int]:
+    """fp32 ONNX of the torch model with pooling; returns its path, max length and dimension."""
     import torch
 
-    fp32 = Embedder(EmbeddingConfig(model_name=model_name, backend="torch")).warm_up().model.model
+    fp32 = reference.model.model
     bert = fp32[0].auto_model.eval()
 
     class Pooled(torch.nn.Module):
@@ -77,8 +77,10 @@ def export_int8(model_name: str = DEFAULT_MODEL, out: Path | None = None, min_co
 
     out = Path(out) if out else int8_folder(model_name)
     out.mkdir(parents=True, exist_ok=True)
+    # the fp32 model is loaded once: traced, then the reference the export is checked against
+    reference = Embedder(EmbeddingConfig(model_name=model_name, backend="torch")).warm_up()
     with tempfile.TemporaryDirectory(prefix="rag-export-") as scratch:
-        fp32_path, max_length, dimension = _traced_model(model_name, Path(scratch))
+        fp32_path, max_length, dimension = _traced_model(reference, Path(scratch))
         staged = Path(scratch) / "model.onnx"
         quantize_dynamic(str(fp32_path), str(staged), per_channel=True, weight_type=QuantType.QInt8)
         metadata = {
@@ -92,8 +94,8 @@ def export_int8(model_name: str = DEFAULT_MODEL, out: Path | None = None, min_co
         check_dir.mkdir()
         staged.rename(check_dir / "model.onnx")
         (check_dir / "model.json").write_text(json.dumps(metadata, indent=2), encoding="utf-8")
-        texts = _sample_chunks(Embedder(EmbeddingConfig(model_name=model_name, backend="torch")).warm_up())
-        cosines = _cosines_of(model_name, check_dir, texts)
+        texts = _sample_chunks(reference)
+        cosines = _cosines_of(reference, check_dir, texts)
         metadata["check"] = {
             "texts": len(texts), "set": "chunks of the bundled sample articles",
             "cosine_min": round(float(cosines.min()), 4), "cosine_mean": round(float(cosines.mean()), 4),
@@ -105,12 +107,10 @@ def export_int8(model_name: str = DEFAULT_MODEL, out: Path | None = None, min_co
     return metadata
 
 
-def _cosines_of(model_name: str, folder: Path, texts: list[str]) -> np.ndarray:
+def _cosines_of(reference: Embedder, folder: Path, texts: list[str]) -> np.ndarray:
     """Cosine of each text's vector from the export in ``folder`` to its fp32 vector."""
-    config = EmbeddingConfig(model_name=model_name)
-    int8 = _Int8Model(config, folder).encode(texts)
-    fp32 = Embedder(replace(config, backend="torch")).warm_up().embed_documents(texts)
-    return (int8 * fp32).sum(axis=1)
+    int8 = _Int8Model(replace(reference.config, backend="onnx-int8"), folder).encode(texts)
+    return (int8 * reference.embed_documents(texts)).sum(axis=1)
 
 
 def main(argv: list[str] | None = None) -> int:

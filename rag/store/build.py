@@ -301,11 +301,12 @@ def build_index(
             raise RuntimeError(f"refusing to publish an index that would lose {len(lost)} document(s): {lost[:5]}")
         stored = [keep[i] for i in sorted(keep)]
         if previous and not (added or updated or removed or reembedded):
-            counts = read_manifest(index_dir)["counts"]
+            live = read_manifest(index_dir)
+            counts = live["counts"]
             return BuildReport(
                 unchanged=len(stored), documents=counts["documents"], chunks=counts["chunks"],
                 sentences=counts["sentences"], duplicate_groups=counts["duplicate_groups"],
-                vector_index=read_manifest(index_dir).get("store", {}).get("vectors", {}).get("type", ""),
+                vector_index=live.get("store", {}).get("vectors", {}).get("type", ""),
                 seconds=time.perf_counter() - started, generation=live_generation(index_dir).name,
             )
         groups = near_duplicate_groups({s.document.id: s.dup_signature for s in stored}, config.dedup)
