@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from rag.reader.data import ReaderExample, read_squad
 from rag.reader.features import WindowSettings, answer_positions, encode, load_tokenizer
 from rag.reader.model import DEFAULT_CHECKPOINT, Reader, ReaderError, decode_spans, file_sha256
 from rag.reader.scoring import FEATURES, Combiner, add_features, distinct
-from rag.reader.train import split_squad
+from rag.reader.train import TrainingSettings, split_squad
 
 CONTEXT = (
     "The Kelbrook ferry carried a record 912 passengers on Sunday, the operator said. "
@@ -92,6 +93,14 @@ def test_shipped_checkpoint_is_int8_onnx_with_its_training_record():
     assert len(training["per_epoch"]) == training["epochs"] and "answerable_f1" in training["per_epoch"][-1]
     assert metadata["combiner"]["threshold"] == metadata["calibration"]["threshold"]
     assert set(metadata["combiner"]["weights"]) == set(FEATURES)
+
+
+def test_training_defaults_reproduce_the_shipped_checkpoint_settings():
+    # `rag train-reader` with no options must train what ships (the README's training command)
+    metadata, defaults = Reader().metadata, TrainingSettings()
+    assert metadata["windows"] == asdict(defaults.windows)
+    for name in ("seed", "epochs", "learning_rate", "negative_share", "batch_size", "warmup_share"):
+        assert metadata["training"][name] == getattr(defaults, name), name
 
 
 def test_a_missing_checkpoint_is_a_clear_error(tmp_path):

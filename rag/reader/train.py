@@ -39,10 +39,12 @@ class TrainingSettings:
     warmup_share: float = 0.1
     weight_decay: float = 0.01
     batch_size: int = 16
-    synthetic_examples: int = 1500  # generated news questions used per run (sampled, seeded)
+    # generated news questions used per run (a seeded sample; None: all of them). The shipped
+    # run used all 7,657 of the BBC train split: more generated data beat a 1,500 sample
+    synthetic_examples: int | None = None
     # share of no-answer windows kept (seeded): they outnumber answer windows about 2:1, and the
     # combiner, fitted afterwards, re-calibrates the no-answer score anyway
-    negative_share: float = 0.4
+    negative_share: float = 0.7
     validation_articles: tuple[str, ...] = DEFAULT_VALIDATION_ARTICLES
     freeze_word_embeddings: bool = True  # 30k x 384 rows barely move in 2 epochs; saves time
     max_answer_tokens: int = 30
@@ -323,9 +325,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", type=Path, default=Path("eval/reports/reader-training"), help="training report folder")
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--lr", type=float, default=defaults.learning_rate)
-    parser.add_argument("--synthetic-examples", type=int, default=defaults.synthetic_examples)
+    parser.add_argument("--synthetic-examples", type=int, default=defaults.synthetic_examples,
+                        help="generated questions to sample (default: all)")
     parser.add_argument("--negative-share", type=float, default=defaults.negative_share,
                         help="share of no-answer windows kept for training")
+    parser.add_argument("--max-length", type=int, default=defaults.windows.max_length,
+                        help="word pieces per window, question included")
+    parser.add_argument("--stride", type=int, default=defaults.windows.stride,
+                        help="context word pieces shared by consecutive windows")
     parser.add_argument("--validation-articles", nargs="+", default=list(defaults.validation_articles))
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--no-calibrate", action="store_true",
@@ -337,6 +344,7 @@ def run(args: argparse.Namespace) -> int:
     settings = TrainingSettings(
         seed=args.seed, epochs=args.epochs, learning_rate=args.lr, synthetic_examples=args.synthetic_examples,
         negative_share=args.negative_share,
+        windows=WindowSettings(max_length=args.max_length, stride=args.stride),
         validation_articles=tuple(args.validation_articles),
     )
     synthetic: list[ReaderExample] = []
