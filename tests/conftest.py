@@ -58,12 +58,26 @@ def loaded_index(sample_index: Path) -> Index:
     return Index.open(sample_index)
 
 
-SQUAD_FILE = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "squad2-dev-half" / "squad2-dev-public.json"
+# public benchmark data, read by path and never copied: ../shared/benchmarks beside the checkout,
+# or RAG_BENCHMARKS for a checkout kept elsewhere
+BENCHMARKS = Path(os.environ.get("RAG_BENCHMARKS") or Path(__file__).resolve().parents[2] / "shared" / "benchmarks")
+
+
+def benchmark_path(relative: str) -> Path:
+    path = BENCHMARKS / relative
+    if not path.exists():
+        pytest.fail(f"{path} is missing: the tests read public benchmark data from ../shared/benchmarks "
+                    "(set RAG_BENCHMARKS=DIR for a checkout kept elsewhere)")
+    return path
 
 
 @pytest.fixture(scope="session")
 def squad_file() -> Path:
-    """The public SQuAD 2.0 half that ../shared/benchmarks carries (read by path, never copied)."""
-    if not SQUAD_FILE.is_file():
-        pytest.fail(f"{SQUAD_FILE} is missing: the tests read the public SQuAD half from ../shared/benchmarks")
-    return SQUAD_FILE
+    """The public SQuAD 2.0 half."""
+    return benchmark_path("squad2-dev-half/squad2-dev-public.json")
+
+
+@pytest.fixture(scope="session")
+def bbc_news() -> Path:
+    """The BBC News corpus, whose heldout articles the blind gold sets ask about."""
+    return benchmark_path("bbc-news")

@@ -20,7 +20,7 @@ class WindowSettings:
     """How question and context are packed into one sequence (recorded in the checkpoint)."""
 
     # question + context word pieces: a chunk holds at most 160, so with a question it mostly
-    # fits one window; 160 split most chunks in two and cost a third more reading time
+    # fits one window (160 split most chunks in two, padded windows that slowed every answer)
     max_length: int = 192
     stride: int = 64  # context tokens shared by consecutive windows of one long context
     max_question_tokens: int = 48

@@ -40,7 +40,7 @@ class TrainingSettings:
     weight_decay: float = 0.01
     batch_size: int = 16
     # generated news questions used per run (a seeded sample; None: all of them). The shipped
-    # run used all 7,657 of the BBC train split: more generated data beat a 1,500 sample
+    # run used all 7,656 of the BBC train split (docs/reader.md: it beat the 1,500-sample checkpoint)
     synthetic_examples: int | None = None
     # share of no-answer windows kept (seeded): they outnumber answer windows about 2:1, and the
     # combiner, fitted afterwards, re-calibrates the no-answer score anyway
