@@ -21,12 +21,12 @@ GOLD_SETS = sorted((Path(__file__).parent.parent / "eval" / "gold").glob("*.json
 
 
 @pytest.mark.parametrize("gold_file", GOLD_SETS, ids=lambda p: p.name)
-def test_shipped_gold_answers_are_verbatim_in_their_sources(gold_file, sample_documents, bbc_news):
+def test_shipped_gold_answers_are_verbatim_in_their_sources(gold_file, sample_documents, request):
     texts = {doc.id: doc.text for doc in sample_documents}
     questions = read_questions(gold_file, gold=True)
-    # the blind set also asks about BBC articles, read where ../shared keeps them
+    # the blind sets also ask about BBC articles, read where ../shared keeps them
     for doc_id in {s for q in questions for s in q["sources"]} - set(texts):
-        [document], _ = read_file(bbc_news / doc_id, doc_id)
+        [document], _ = read_file(request.getfixturevalue("bbc_news") / doc_id, doc_id)
         texts[doc_id] = document.text
     assert len({q["id"] for q in questions}) == len(questions)
     for question in questions:
