@@ -39,7 +39,7 @@ def typed(nlp, documents):
 
 def test_answers_are_exact_slices_and_not_in_the_question(typed, documents):
     texts = {d.id: d.text for d in documents}
-    positives = [e for kind, e in typed if kind != "negative"]
+    positives = [e for _, e in typed if e.answerable]
     assert len(positives) >= 6
     for example in positives:
         assert example.context in texts[example.group]  # a slice of the article
@@ -93,3 +93,38 @@ def test_split_reads_only_the_listed_side(tmp_path):
     split.write_text('{"train": ["sport/b.txt"], "heldout": ["business/a.txt"]}', encoding="utf-8")
     assert [d.id for d in synth.read_corpus(tmp_path, split, "train")] == ["sport/b.txt"]
     assert sorted(d.id for d in synth.read_corpus(tmp_path)) == sorted(ARTICLES)
+
+
+def test_changed_detail_questions_ask_about_what_the_context_does_not_hold(nlp, documents, typed):
+    assert not [e for kind, e in typed if kind == "changed"]  # off by default
+    typed = synth.generate_typed(documents, nlp, seed=3, max_per_document=20, sentences_per_question=1,
+                                 negatives_ratio=1.0, changed_share=1.0)
+    originals = {(e.context, e.answer_text): e.question for _, e in typed if e.answerable}
+    changed = [e for kind, e in typed if kind == "changed"]
+    assert len(changed) >= 3
+    for example in changed:
+        assert example.answer_start is None and example.answer_text is None
+        # the same context as an answerable question, whose question differs in one detail
+        question = next(q for (context, _), q in originals.items() if context == example.context
+                        and q != example.question and len(set(q.split()) ^ set(example.question.split())) <= 8)
+        new_words = set(example.question.split()) - set(question.split())
+        assert new_words and not any(w.strip("?").lower() in example.context.lower().split() for w in new_words)
+
+
+def test_a_changed_detail_takes_an_entity_of_the_same_label_or_shifts_a_number(nlp):
+    sentence = nlp("Apex Steel bought a rival mill in Poland in 2003.")
+    labels = {e.text: e.label_ for e in sentence.ents}
+    assert labels.get("Poland") == "GPE"
+    answer = next(c for c in synth._candidates(sentence) if c.kind == "date")
+    question = "In what year did Apex Steel buy a rival mill in Poland?"
+    pool = {"GPE": ["Poland", "Peru"]}  # "Poland" is in the context, so only "Peru" will do
+    changed = synth._changed_detail(sentence, answer, question, sentence.text, pool, random.Random(0))
+    assert changed == "In what year did Apex Steel buy a rival mill in Peru?"
+
+    sentence = nlp("Profits rose 12% to 45 million in the year.")
+    answer = next(c for c in synth._candidates(sentence) if c.kind == "percent")
+    question = "By what percentage did profits rise to 45 million?"
+    shifted = synth._changed_detail(sentence, answer, question, sentence.text, {}, random.Random(0))
+    assert shifted is not None and shifted != question
+    number = synth.NUMBER.findall(shifted)[0]
+    assert number not in synth.NUMBER.findall(sentence.text)

@@ -21,9 +21,18 @@ How it works, per article:
    sentences, answer types mixed). Each gets a context window of 2-6 consecutive body
    sentences (at most ~900 characters) holding the answer sentence at a random position; the
    context is an exact slice of ``document.text``.
-5. Hard negatives: for about ``negatives_ratio`` of the questions, the same question over
-   another window of the article that holds neither the answer sentence nor the answer text
-   (the one sharing most words with the question among a few), with no answer.
+5. Hard negatives, for about ``negatives_ratio`` of the questions, with no answer:
+   * *changed detail* (about ``changed_share`` of them, where possible): the question with one
+     of its other named entities or numbers replaced by another of the same type (an entity of
+     the same spaCy label found in the same batch of articles, or a shifted number) that the
+     context does not contain, over the same context. This is how SQuAD 2.0's writers made
+     their unanswerable questions; it teaches the reader that a passage matching most of the
+     question does not answer it when a detail differs. Off by default (``changed_share`` 0):
+     a reader trained with half its negatives changed read reworded news questions as changed
+     details and declined them (docs/reader.md, 2026-12-02 night);
+   * *other window*: the same question over another window of the article that holds neither
+     the answer sentence nor the answer text (the one sharing most words with the question
+     among a few).
 
 Everything random comes from ``random.Random(f"{seed}:{doc.id}")``: same seed, same output.
 CLI: ``python -m rag.reader.synth CORPUS --out OUT.jsonl [--split S.json --side train]``.
@@ -50,6 +59,9 @@ from rag.reader.data import ReaderExample, write_examples
 from rag.types import Document, Span
 
 Item = Union[Token, str]
+# bumped whenever the generator's output under its defaults changes, so that a cached set is
+# not reused stale. 4: the defaults give version 1's output again (2 and 3 were trials)
+GENERATOR_VERSION = 4
 MAX_WINDOW_CHARS, MAX_QUESTION_WORDS, MAX_ANSWER_WORDS, MAX_REASON_WORDS = 900, 20, 8, 20
 SUBJECTS = {"nsubj", "nsubjpass", "csubj"}
 ALWAYS_DROP = {"advcl", "parataxis", "punct", "mark", "cc", "conj", "intj", "appos", "relcl",
@@ -339,8 +351,50 @@ def _negative(text: str, sentences: list[Span], runs: list[int], k: int, questio
     return best[1]
 
 
+SWAPPABLE = {"PERSON", "ORG", "GPE", "LOC", "NORP", "EVENT", "PRODUCT", "WORK_OF_ART", "DATE", "MONEY",
+             "PERCENT", "QUANTITY", "CARDINAL"}
+NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)?(?![\w.,]*\d)")
+
+
+def entity_pool(parsed: Iterable[Doc]) -> dict[str, list[str]]:
+    """Entity texts by spaCy label, the replacements a changed-detail question draws from."""
+    pool: dict[str, set[str]] = {}
+    for doc in parsed:
+        for ent in doc.ents:
+            if ent.label_ in SWAPPABLE and 1 <= len(ent.text.split()) <= 4:
+                pool.setdefault(ent.label_, set()).add(ent.text)
+    return {label: sorted(texts) for label, texts in pool.items()}
+
+
+def _changed_detail(sentence: Doc, cand: Candidate, question: str, context: str,
+                    pool: dict[str, list[str]], rng: random.Random) -> str | None:
+    """``question`` with one detail (an entity other than the answer, else a number) replaced by
+    one of the same type that ``context`` does not hold; None when nothing can be changed."""
+    lowered = context.lower()
+    entities = [e for e in sentence.ents if e.label_ in pool and (e.end <= cand.start or e.start >= cand.end)
+                and e.text in question]
+    rng.shuffle(entities)
+    for ent in entities:
+        words = set(ent.text.lower().split())
+        options = [t for t in pool[ent.label_]
+                   if t.lower() not in lowered and not words & set(t.lower().split())]
+        if options:
+            return question.replace(ent.text, rng.choice(options), 1)
+    numbers = [m for m in NUMBER.finditer(question) if m.group() in context]
+    if numbers:
+        found = rng.choice(numbers)
+        digits = found.group()
+        for _ in range(5):
+            changed = digits[:-1] + str((int(digits[-1]) + rng.randint(1, 8)) % 10)
+            if changed.lstrip("0") and changed not in NUMBER.findall(context):
+                return question[: found.start()] + changed + question[found.end() :]
+    return None
+
+
 def _document_examples(document: Document, sentences: list[Span], parsed: dict[int, Doc],
-                       wanted: int, negatives_ratio: float, rng: random.Random) -> list[tuple[str, ReaderExample]]:
+                       wanted: int, negatives_ratio: float, rng: random.Random,
+                       pool: dict[str, list[str]] | None = None, changed_share: float = 0.0
+                       ) -> list[tuple[str, ReaderExample]]:
     """Up to ``wanted`` questions, one per sentence, answer types taken in turn; and negatives."""
     text, runs = document.text, _runs(document.text, sentences)
     by_kind: dict[str, list[tuple[int, Candidate]]] = {}
@@ -370,7 +424,15 @@ def _document_examples(document: Document, sentences: list[Span], parsed: dict[i
             assert context[answer_start : answer_start + len(answer_text)] == answer_text
             qid = f"syn-{document.id}-{len(out)}"
             out.append((kind, ReaderExample(qid, question, context, answer_start, answer_text, document.id, "synthetic")))
-            negative = _negative(text, sentences, runs, k, question, answer_text, rng) if rng.random() < negatives_ratio else None
+            if rng.random() >= negatives_ratio:
+                continue
+            changed = (_changed_detail(parsed[k], cand, question, context, pool, rng)
+                       if pool and changed_share > 0 and rng.random() < changed_share else None)
+            if changed:
+                qid = f"syn-{document.id}-{len(out)}"
+                out.append(("changed", ReaderExample(qid, changed, context, None, None, document.id, "synthetic")))
+                continue
+            negative = _negative(text, sentences, runs, k, question, answer_text, rng)
             if negative:
                 qid = f"syn-{document.id}-{len(out)}"
                 out.append(("negative", ReaderExample(qid, question, negative, None, None, document.id, "synthetic")))
@@ -383,10 +445,11 @@ def _eligible(text: str, span: Span) -> bool:
 
 
 def generate_typed(documents: Sequence[Document], nlp: Language, *, seed: int = 13, max_per_document: int = 6,
-                   negatives_ratio: float = 0.5, sentences_per_question: int = 7, progress: bool = False
-                   ) -> list[tuple[str, ReaderExample]]:
-    """Like ``generate_examples``, each example with its answer type ("negative" for none).
-    Only a random few sentences per article (4 per question wanted) are parsed."""
+                   negatives_ratio: float = 0.5, changed_share: float = 0.0, sentences_per_question: int = 7,
+                   progress: bool = False) -> list[tuple[str, ReaderExample]]:
+    """Like ``generate_examples``, each example with its answer type ("negative" or "changed"
+    for the two kinds without an answer). Only a random few sentences per article (4 per
+    question wanted) are parsed."""
     from tqdm import tqdm
 
     out: list[tuple[str, ReaderExample]] = []
@@ -401,20 +464,23 @@ def generate_typed(documents: Sequence[Document], nlp: Language, *, seed: int = 
             plans.append((document, sentences, sorted(rng.sample(eligible, min(len(eligible), 4 * wanted + 2))), wanted, rng))
         texts = (d.text[s[k].start : s[k].end] for d, s, chosen, _, _ in plans for k in chosen)
         docs = iter(nlp.pipe(texts, batch_size=128))
-        for document, sentences, chosen, wanted, rng in plans:
-            parsed = {k: next(docs) for k in chosen}
-            out.extend(_document_examples(document, sentences, parsed, wanted, negatives_ratio, rng))
+        parsed_batch = [{k: next(docs) for k in chosen} for _, _, chosen, _, _ in plans]
+        pool = entity_pool(doc for parsed in parsed_batch for doc in parsed.values())
+        for (document, sentences, _, wanted, rng), parsed in zip(plans, parsed_batch):
+            out.extend(_document_examples(document, sentences, parsed, wanted, negatives_ratio, rng, pool, changed_share))
         bar.update(len(batch))
     bar.close()
     return out
 
 
 def generate_examples(documents: Sequence[Document], nlp: Language, *, seed: int = 13, max_per_document: int = 6,
-                      negatives_ratio: float = 0.5, sentences_per_question: int = 7) -> list[ReaderExample]:
+                      negatives_ratio: float = 0.5, changed_share: float = 0.0, sentences_per_question: int = 7
+                      ) -> list[ReaderExample]:
     """Synthetic questions over ``documents`` (see the module docstring), at most one per
     ``sentences_per_question`` eligible sentences and ``max_per_document``; deterministic for a seed."""
     return [e for _, e in generate_typed(documents, nlp, seed=seed, max_per_document=max_per_document,
-                                         negatives_ratio=negatives_ratio, sentences_per_question=sentences_per_question)]
+                                         negatives_ratio=negatives_ratio, changed_share=changed_share,
+                                         sentences_per_question=sentences_per_question)]
 
 
 def load_nlp() -> Language:
@@ -443,13 +509,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--max-per-document", type=int, default=6)
     parser.add_argument("--negatives-ratio", type=float, default=0.5)
+    parser.add_argument("--changed-share", type=float, default=0.0,
+                        help="share of the negatives that change a detail of the question")
     parser.add_argument("--sentences-per-question", type=int, default=7)
     parser.add_argument("--examples", type=int, default=0)
     args = parser.parse_args(argv)
     started = time.time()
     documents = read_corpus(args.corpus, args.split, args.side)[: args.limit_docs]
     typed = generate_typed(documents, load_nlp(), seed=args.seed, max_per_document=args.max_per_document,
-                           negatives_ratio=args.negatives_ratio,
+                           negatives_ratio=args.negatives_ratio, changed_share=args.changed_share,
                            sentences_per_question=args.sentences_per_question, progress=True)
     write_examples((e for _, e in typed), args.out)
     counts = Counter(kind for kind, _ in typed)

@@ -132,6 +132,13 @@ def _gold_answers(path: Path) -> dict[str, list[str]]:
     }
 
 
+def synthetic_cache(corpus: Path, seed: int) -> Path:
+    """Where generated questions over ``corpus`` are cached: by corpus, seed and generator version."""
+    from rag.reader.synth import GENERATOR_VERSION
+
+    return Path("eval/.cache") / f"synthetic-{corpus.name}-{seed}-g{GENERATOR_VERSION}.jsonl"
+
+
 def synthetic_examples(corpus: Path, split: Path | None, cache: Path, seed: int) -> list[ReaderExample]:
     """Generated questions over ``corpus`` (only the split's train side), cached by path."""
     if cache.is_file():
@@ -234,6 +241,7 @@ def train(squad: Path, out: Path, settings: TrainingSettings, synthetic: Sequenc
             "squad_file": squad.name,
             "squad_train_questions": len(squad_train),
             "synthetic_questions": len(synthetic),
+            "synthetic_generator_version": _generator_version() if synthetic else None,
             "training_windows": len(windows),
             "answer_windows": int((targets[:, 0] > 0).sum()),
             "seconds": round(time.time() - started, 1),
@@ -249,6 +257,12 @@ def train(squad: Path, out: Path, settings: TrainingSettings, synthetic: Sequenc
     if report_dir is not None:
         write_report(report_dir, losses, epochs, metadata)
     return metadata
+
+
+def _generator_version() -> int:
+    from rag.reader.synth import GENERATOR_VERSION
+
+    return GENERATOR_VERSION
 
 
 def _slice(windows: Windows, rows: np.ndarray, trim: bool = True) -> Windows:
@@ -349,7 +363,7 @@ def run(args: argparse.Namespace) -> int:
     )
     synthetic: list[ReaderExample] = []
     if args.corpus is not None or args.synthetic is not None:
-        cache = args.synthetic or Path("eval/.cache") / f"synthetic-{args.corpus.name}-{args.seed}.jsonl"
+        cache = args.synthetic or synthetic_cache(args.corpus, args.seed)
         if args.corpus is None and not cache.is_file():
             raise FileNotFoundError(f"{cache} does not exist; give --corpus to generate it")
         synthetic = synthetic_examples(args.corpus, args.split, cache, args.seed)
