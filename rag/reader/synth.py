@@ -465,7 +465,7 @@ def generate_typed(documents: Sequence[Document], nlp: Language, *, seed: int = 
         texts = (d.text[s[k].start : s[k].end] for d, s, chosen, _, _ in plans for k in chosen)
         docs = iter(nlp.pipe(texts, batch_size=128))
         parsed_batch = [{k: next(docs) for k in chosen} for _, _, chosen, _, _ in plans]
-        pool = entity_pool(doc for parsed in parsed_batch for doc in parsed.values())
+        pool = entity_pool(doc for parsed in parsed_batch for doc in parsed.values()) if changed_share > 0 else {}
         for (document, sentences, _, wanted, rng), parsed in zip(plans, parsed_batch):
             out.extend(_document_examples(document, sentences, parsed, wanted, negatives_ratio, rng, pool, changed_share))
         bar.update(len(batch))

@@ -134,9 +134,7 @@ def _gold_answers(path: Path) -> dict[str, list[str]]:
 
 def synthetic_cache(corpus: Path, seed: int) -> Path:
     """Where generated questions over ``corpus`` are cached: by corpus, seed and generator version."""
-    from rag.reader.synth import GENERATOR_VERSION
-
-    return Path("eval/.cache") / f"synthetic-{corpus.name}-{seed}-g{GENERATOR_VERSION}.jsonl"
+    return Path("eval/.cache") / f"synthetic-{corpus.name}-{seed}-g{_generator_version()}.jsonl"
 
 
 def synthetic_examples(corpus: Path, split: Path | None, cache: Path, seed: int) -> list[ReaderExample]:
@@ -260,7 +258,7 @@ def train(squad: Path, out: Path, settings: TrainingSettings, synthetic: Sequenc
 
 
 def _generator_version() -> int:
-    from rag.reader.synth import GENERATOR_VERSION
+    from rag.reader.synth import GENERATOR_VERSION  # here, not at the top: synth loads spaCy
 
     return GENERATOR_VERSION
 
