@@ -7,9 +7,10 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
+from rag.onnx_checkpoint import file_sha256
 from rag.reader.data import ReaderExample, read_squad
 from rag.reader.features import WindowSettings, answer_positions, encode, load_tokenizer
-from rag.reader.model import DEFAULT_CHECKPOINT, Reader, ReaderError, decode_spans, file_sha256
+from rag.reader.model import DEFAULT_CHECKPOINT, Reader, ReaderError, decode_spans
 from rag.reader.scoring import FEATURES, Combiner, add_features, distinct
 from rag.reader.train import TrainingSettings, split_squad
 

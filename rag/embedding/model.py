@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from rag.config import EMBEDDING_BACKENDS, EmbeddingConfig
+from rag.onnx_checkpoint import file_sha256, open_session
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 SHIPPED_INT8 = Path(__file__).parent / "checkpoint"  # the int8 export of DEFAULT_MODEL
@@ -59,10 +60,6 @@ class _Int8Model:
     """The int8 ONNX export: token ids in, unit vectors out (pooling is inside the graph)."""
 
     def __init__(self, config: EmbeddingConfig, folder: Path | None = None):
-        import onnxruntime
-
-        from rag.reader.model import file_sha256  # one sha256 helper for every checkpoint
-
         folder = folder or int8_folder(config.model_name)
         model_path, metadata_path = folder / "model.onnx", folder / "model.json"
         if not model_path.is_file() or not metadata_path.is_file():
@@ -73,10 +70,7 @@ class _Int8Model:
         self.metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
         if file_sha256(model_path) != self.metadata["sha256"]:
             raise EmbeddingError(f"{model_path} does not match the sha256 in {metadata_path.name}")
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = min(4, os.cpu_count() or 1)
-        options.inter_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        self.session = open_session(model_path, threads=min(4, os.cpu_count() or 1))
         self.tokenizer = load_tokenizer(config.model_name)
         self.max_length = int(self.metadata["max_length"])
         self.dimension = int(self.metadata["dimension"])

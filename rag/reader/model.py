@@ -7,7 +7,6 @@ the window settings, the training settings and the fitted confidence model.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from rag.onnx_checkpoint import file_sha256, open_session
 from rag.reader.features import WindowSettings, Windows, checkpoint_files, encode, load_tokenizer
 
 DEFAULT_CHECKPOINT = Path(__file__).parent / "checkpoint"
@@ -70,14 +70,6 @@ def decode_spans(
     return found
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class Reader:
     """Scores answer spans for a question over several contexts.
 
@@ -104,16 +96,9 @@ class Reader:
 
     def warm_up(self) -> "Reader":
         if self._session is None:
-            import onnxruntime
-
             if file_sha256(self.model_path) != self.metadata["sha256"]:
                 raise ReaderError(f"{self.model_path} does not match the sha256 in its metadata")
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = self.threads
-            options.inter_op_num_threads = 1
-            self._session = onnxruntime.InferenceSession(
-                str(self.model_path), options, providers=["CPUExecutionProvider"]
-            )
+            self._session = open_session(self.model_path, self.threads)
             self._tokenizer = load_tokenizer(self.metadata.get("base_model") or "sentence-transformers/all-MiniLM-L6-v2")
         return self
 

@@ -24,7 +24,8 @@ from rag.embedding import DEFAULT_MODEL, resolve_model_path
 from rag.metrics import exact_match, token_f1
 from rag.reader.data import ReaderExample, read_examples, read_squad, write_examples
 from rag.reader.features import WindowSettings, Windows, answer_positions, checkpoint_files, encode, load_tokenizer
-from rag.reader.model import DEFAULT_CHECKPOINT, decode_spans, file_sha256
+from rag.onnx_checkpoint import drop_softmax_nan_guards_in_file, file_sha256
+from rag.reader.model import DEFAULT_CHECKPOINT, decode_spans
 
 DEFAULT_VALIDATION_ARTICLES = ("Normans", "1973_oil_crisis")
 
@@ -220,7 +221,7 @@ def train(squad: Path, out: Path, settings: TrainingSettings, synthetic: Sequenc
     out.mkdir(parents=True, exist_ok=True)
     model_path, metadata_path = checkpoint_files(out)
     fp32_path = out / "reader-fp32.onnx"
-    _export_onnx(model, fp32_path, torch)
+    guards = _export_onnx(model, fp32_path, torch)
     _quantize(fp32_path, model_path)
     fp32_path.unlink()
 
@@ -233,6 +234,7 @@ def train(squad: Path, out: Path, settings: TrainingSettings, synthetic: Sequenc
         "max_answer_tokens": settings.max_answer_tokens,
         "sha256": file_sha256(model_path),
         "size_bytes": model_path.stat().st_size,
+        "softmax_nan_guards_removed": guards,
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "training": {
             **{k: v for k, v in asdict(settings).items() if k != "windows"},
@@ -271,7 +273,8 @@ def _slice(windows: Windows, rows: np.ndarray, trim: bool = True) -> Windows:
     )
 
 
-def _export_onnx(model: Any, path: Path, torch: Any) -> None:
+def _export_onnx(model: Any, path: Path, torch: Any) -> int:
+    """fp32 ONNX of the QA model; returns the softmax NaN guards dropped (rag/onnx_checkpoint.py)."""
     model.eval()
 
     class Logits(torch.nn.Module):
@@ -291,6 +294,7 @@ def _export_onnx(model: Any, path: Path, torch: Any) -> None:
         dynamic_axes={name: axes for name in ("input_ids", "attention_mask", "token_type_ids", "start_logits", "end_logits")},
         opset_version=17, dynamo=False,
     )
+    return drop_softmax_nan_guards_in_file(path)
 
 
 def _quantize(source: Path, target: Path) -> None:
