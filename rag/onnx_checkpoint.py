@@ -32,10 +32,12 @@ def drop_softmax_nan_guards(model: Any) -> int:
     """
     graph = model.graph
     producer = {output: node for node in graph.node for output in node.output}
+    graph_outputs = {output.name for output in graph.output}
     replaced: dict[str, str] = {}
     removed: set[int] = set()
     for node in graph.node:
-        if node.op_type != "Where" or len(node.input) != 3:
+        # a guard that is itself a graph output stays: nothing could take its place
+        if node.op_type != "Where" or len(node.input) != 3 or node.output[0] in graph_outputs:
             continue
         condition = producer.get(node.input[0])
         if condition is None or condition.op_type != "IsNaN":
@@ -49,15 +51,13 @@ def drop_softmax_nan_guards(model: Any) -> int:
         removed.update((id(node), id(condition)))
     if not replaced:
         return 0
-    if any(output.name in replaced for output in graph.output):
-        raise ValueError("a graph output is a softmax NaN guard; not editing this graph")
     kept = [node for node in graph.node if id(node) not in removed]
     for node in kept:
         for position, name in enumerate(node.input):
             if name in replaced:
                 node.input[position] = replaced[name]
     # the guards' fill values (Constant nodes) have no consumer left
-    used = {name for node in kept for name in node.input} | {output.name for output in graph.output}
+    used = {name for node in kept for name in node.input} | graph_outputs
     kept = [node for node in kept if node.op_type != "Constant" or any(o in used for o in node.output)]
     del graph.node[:]
     graph.node.extend(kept)

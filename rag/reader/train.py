@@ -22,9 +22,9 @@ import numpy as np
 
 from rag.embedding import DEFAULT_MODEL, resolve_model_path
 from rag.metrics import exact_match, token_f1
+from rag.onnx_checkpoint import drop_softmax_nan_guards_in_file, file_sha256
 from rag.reader.data import ReaderExample, read_examples, read_squad, write_examples
 from rag.reader.features import WindowSettings, Windows, answer_positions, checkpoint_files, encode, load_tokenizer
-from rag.onnx_checkpoint import drop_softmax_nan_guards_in_file, file_sha256
 from rag.reader.model import DEFAULT_CHECKPOINT, decode_spans
 
 DEFAULT_VALIDATION_ARTICLES = ("Normans", "1973_oil_crisis")
