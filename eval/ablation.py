@@ -19,7 +19,8 @@ from pathlib import Path
 
 from rag.answer import Answerer, withhold_record
 from rag.embedding import Embedder
-from rag.evaluate import SQUAD_INDEX, answer_questions, read_questions, read_squad
+from rag.evaluate import SQUAD_INDEX, answer_questions
+from rag.gold import read_questions, read_squad
 from rag.metrics import calibration, evaluate
 from rag.reader.scoring import Combiner
 from rag.store import Index

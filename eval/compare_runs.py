@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.evaluate import read_questions
+from rag.gold import read_questions
 from rag.metrics import join_by_id, question_row
 
 METRICS = ("f1", "contains", "em")

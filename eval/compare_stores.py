@@ -25,7 +25,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 from rag.answer import Answerer  # noqa: E402
 from rag.config import Config, StoreConfig  # noqa: E402
 from rag.embedding import Embedder  # noqa: E402
-from rag.evaluate import read_questions, read_squad  # noqa: E402
+from rag.gold import read_questions, read_squad  # noqa: E402
 from rag.ingest import load_documents  # noqa: E402
 from rag.metrics import retrieval_metrics  # noqa: E402
 from rag.reader.model import Reader  # noqa: E402

@@ -26,7 +26,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from rag.config import EMBEDDING_BACKENDS, Config  # noqa: E402
 from rag.embedding import Embedder  # noqa: E402
-from rag.evaluate import read_questions, read_squad  # noqa: E402
+from rag.gold import read_questions, read_squad  # noqa: E402
 from rag.ingest import load_documents  # noqa: E402
 from rag.metrics import retrieval_metrics  # noqa: E402
 from rag.retrieval import Retriever  # noqa: E402

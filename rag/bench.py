@@ -67,7 +67,7 @@ def _time_each(call: Callable[[Any], Any], items: Sequence[Any]) -> dict[str, fl
 
 
 def _documents_and_questions(args: argparse.Namespace) -> tuple[list[Any], list[dict]]:
-    from rag.evaluate import read_questions, read_squad
+    from rag.gold import read_questions, read_squad
     from rag.ingest import SAMPLE_CORPUS, load_documents
 
     if args.squad:

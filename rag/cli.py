@@ -265,7 +265,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         check_question(args.question, Config().answer)
         check_history(args.history, Config().answer)
     if args.batch is not None:
-        from rag.evaluate import read_questions
+        from rag.gold import read_questions
 
         questions = read_questions(args.batch)  # validates every line before the model loads
         index, embedder = _load(args.index, args.embedding_backend)

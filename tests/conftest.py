@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,26 @@ def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, s
 @pytest.fixture(scope="session")
 def loaded_index(sample_index: Path) -> Index:
     return Index.open(sample_index)
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory, sample_index: Path, embedder: Embedder):
+    """The page's engine (ui.engine.Engine) over a copy of the sample index, for tests that only ask."""
+    from ui.engine import Engine
+
+    copy = tmp_path_factory.mktemp("ui") / "index"
+    shutil.copytree(sample_index, copy)
+    return Engine(copy, embedder)
+
+
+@pytest.fixture()
+def scratch_engine(tmp_path: Path, sample_index: Path, embedder: Embedder):
+    """An engine over a private copy of the sample index, for tests that add to it or rate."""
+    from ui.engine import Engine
+
+    copy = tmp_path / "index"
+    shutil.copytree(sample_index, copy)
+    return Engine(copy, embedder)
 
 
 # public benchmark data, read by path and never copied: ../shared/benchmarks beside the checkout,

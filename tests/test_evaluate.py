@@ -10,7 +10,8 @@ from rag.answer import Answerer
 from rag.ingest import read_file
 from rag.reader.model import Reader
 from rag.cli import build_parser
-from rag.evaluate import GoldFormatError, answer_questions, read_questions, read_squad, run
+from rag.evaluate import answer_questions, run
+from rag.gold import GoldFormatError, read_questions, read_squad
 from rag.store import FEEDBACK_FILE, Index, build_index
 
 TRIBUNE, DAWN = "000_c843eb08c4d7e257.txt", "001_066d803ddee4351a.txt"

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from rag.boilerplate import find_body, parse_date
 from rag.config import DedupConfig
 from rag.dedup import minhash_signature, near_duplicate_groups
-from rag.ingest import SAMPLE_CORPUS, find_body, load_documents, make_document, parse_date
+from rag.ingest import SAMPLE_CORPUS, load_documents, make_document
 
 BOILERPLATE = [
     "Latest from", "Previous Story", "Next Story", "Don’t Miss", "Don't Miss", "Most Popular",

@@ -6,7 +6,7 @@ import random
 import pytest
 
 from rag.ingest import make_document
-from rag.reader import synth
+from rag.reader import questions, synth
 
 ARTICLES = {
     "business/a.txt": """Steel firm agrees bribery settlement
@@ -76,11 +76,11 @@ def test_questions_by_answer_type(nlp):
     }
     for sentence, (kind, start, answer) in cases.items():
         doc = nlp(sentence)
-        found = [c for c in synth._candidates(doc) if c.kind == kind]
+        found = [c for c in questions.candidates(doc) if c.kind == kind]
         assert found, sentence
         cand = found[0]
         assert doc[cand.start : cand.end].text == answer
-        question = synth._question(doc, cand, random.Random(1))
+        question = questions.write_question(doc, cand, random.Random(1))
         assert question and question.startswith(start), (sentence, question)
         assert answer not in question
 
@@ -115,14 +115,14 @@ def test_a_changed_detail_takes_an_entity_of_the_same_label_or_shifts_a_number(n
     sentence = nlp("Apex Steel bought a rival mill in Poland in 2003.")
     labels = {e.text: e.label_ for e in sentence.ents}
     assert labels.get("Poland") == "GPE"
-    answer = next(c for c in synth._candidates(sentence) if c.kind == "date")
+    answer = next(c for c in questions.candidates(sentence) if c.kind == "date")
     question = "In what year did Apex Steel buy a rival mill in Poland?"
     pool = {"GPE": ["Poland", "Peru"]}  # "Poland" is in the context, so only "Peru" will do
     changed = synth._changed_detail(sentence, answer, question, sentence.text, pool, random.Random(0))
     assert changed == "In what year did Apex Steel buy a rival mill in Peru?"
 
     sentence = nlp("Profits rose 12% to 45 million in the year.")
-    answer = next(c for c in synth._candidates(sentence) if c.kind == "percent")
+    answer = next(c for c in questions.candidates(sentence) if c.kind == "percent")
     question = "By what percentage did profits rise to 45 million?"
     shifted = synth._changed_detail(sentence, answer, question, sentence.text, {}, random.Random(0))
     assert shifted is not None and shifted != question

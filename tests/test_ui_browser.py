@@ -320,7 +320,8 @@ def test_asks_are_answered_while_an_upload_is_being_indexed(page, server):
 
     from gradio_client import Client
 
-    from ui.app import ASK_QUEUE, INDEXING_NICE, UPLOAD_QUEUE
+    from ui.app import ASK_QUEUE, UPLOAD_QUEUE
+    from ui.uploads import INDEXING_NICE
 
     groups = {fn.name: fn.concurrency_id for fn in server["demo"].fns.values()}
     assert groups["respond"] == groups["api_ask"] == ASK_QUEUE and groups["upload"] == UPLOAD_QUEUE

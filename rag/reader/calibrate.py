@@ -184,7 +184,8 @@ def calibrate_checkpoint(squad: Path, checkpoint: Path, index_dir: Path | None, 
     from rag.answer import Answerer
     from rag.config import Config
     from rag.embedding import Embedder
-    from rag.evaluate import SQUAD_INDEX, read_squad
+    from rag.evaluate import SQUAD_INDEX
+    from rag.gold import read_squad
     from rag.store import Index, build_index
 
     reader = Reader(checkpoint)
