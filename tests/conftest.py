@@ -59,24 +59,25 @@ def loaded_index(sample_index: Path) -> Index:
     return Index.open(sample_index)
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory, sample_index: Path, embedder: Embedder):
-    """The page's engine (ui.engine.Engine) over a copy of the sample index, for tests that only ask."""
+def engine_over_copy(sample_index: Path, folder: Path, embedder: Embedder):
+    """The page's engine (ui.engine.Engine) over a copy of the sample index made in ``folder``."""
     from ui.engine import Engine
 
-    copy = tmp_path_factory.mktemp("ui") / "index"
+    copy = folder / "index"
     shutil.copytree(sample_index, copy)
     return Engine(copy, embedder)
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory, sample_index: Path, embedder: Embedder):
+    """An engine shared by a module's tests that only ask."""
+    return engine_over_copy(sample_index, tmp_path_factory.mktemp("ui"), embedder)
 
 
 @pytest.fixture()
 def scratch_engine(tmp_path: Path, sample_index: Path, embedder: Embedder):
     """An engine over a private copy of the sample index, for tests that add to it or rate."""
-    from ui.engine import Engine
-
-    copy = tmp_path / "index"
-    shutil.copytree(sample_index, copy)
-    return Engine(copy, embedder)
+    return engine_over_copy(sample_index, tmp_path, embedder)
 
 
 # public benchmark data, read by path and never copied: ../shared/benchmarks beside the checkout,
