@@ -13,7 +13,9 @@
   modifiers and prepositional phrases are dropped at random, and a few words are swapped for
   synonyms, so that copying the sentence does not pay.
 * ``acceptable(question, answer, kind)``: questions over 20 words, containing the answer, or
-  whose answer is longer than 8 words (reasons: 20) are skipped.
+  whose answer is longer than 8 words (reasons: 20) are skipped; so are, with
+  ``min_content_words``, questions with fewer words outside spaCy's English stop words ("What do
+  they have?" singles out no answer in a window of several sentences).
 
 The word lists below are general English (auxiliaries, dependency labels, common synonyms, the
 nouns that tell a business or sport context); none comes from an evaluation question.
@@ -25,6 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence, Union
 
+from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.tokens import Doc, Span as SpacySpan, Token
 
 Item = Union[Token, str]
@@ -270,8 +273,10 @@ def write_question(sentence: Doc, cand: Candidate, rng: random.Random) -> str | 
     return _render(items)
 
 
-def acceptable(question: str | None, answer: str, kind: str) -> bool:
+def acceptable(question: str | None, answer: str, kind: str, min_content_words: int = 0) -> bool:
     if question is None or len(question.split()) > MAX_QUESTION_WORDS or len(question.split()) < 4:
+        return False
+    if min_content_words and sum(w not in STOP_WORDS for w in re.findall(r"[\w'-]+", question.lower())) < min_content_words:
         return False
     limit = MAX_REASON_WORDS if kind == "reason" else MAX_ANSWER_WORDS
     if not 0 < len(answer.split()) <= limit or answer.lower() in question.lower():

@@ -8,7 +8,8 @@ How it works, per article:
    object noun phrases, reasons) are turned into questions by ``rag.reader.questions``: the
    answer's phrase becomes a wh-phrase of its type, moved to the front, with inversion or
    do-support; clauses and modifiers are dropped and words swapped so that copying the sentence
-   does not pay. Too long questions, or ones holding their answer, are skipped.
+   does not pay. Too long questions, or ones holding their answer, are skipped (and, with
+   ``min_content_words``, ones naming too little to single out an answer; off by default).
 3. An answer that is a pronoun makes no question.
 4. At most ``max_per_document`` questions per article (one per sentence, one per 7 eligible
    sentences, answer types mixed). Each gets a context window of 2-6 consecutive body
@@ -135,8 +136,8 @@ def _changed_detail(sentence: Doc, cand: Candidate, question: str, context: str,
 
 def _document_examples(document: Document, sentences: list[Span], parsed: dict[int, Doc],
                        wanted: int, negatives_ratio: float, rng: random.Random,
-                       pool: dict[str, list[str]] | None = None, changed_share: float = 0.0
-                       ) -> list[tuple[str, ReaderExample]]:
+                       pool: dict[str, list[str]] | None = None, changed_share: float = 0.0,
+                       min_content_words: int = 0) -> list[tuple[str, ReaderExample]]:
     """Up to ``wanted`` questions, one per sentence, answer types taken in turn; and negatives."""
     text, runs = document.text, _runs(document.text, sentences)
     by_kind: dict[str, list[tuple[int, Candidate]]] = {}
@@ -157,7 +158,7 @@ def _document_examples(document: Document, sentences: list[Span], parsed: dict[i
             if len(used) >= wanted or k in used or any(t.pos_ == "PRON" for t in answer if t == answer.root):
                 continue
             question = write_question(parsed[k], cand, rng)
-            if not acceptable(question, answer_text, kind):
+            if not acceptable(question, answer_text, kind, min_content_words):
                 continue
             used.add(k)
             a, b = _window(sentences, runs, 0, len(sentences), k, rng)
@@ -188,7 +189,7 @@ def _eligible(text: str, span: Span) -> bool:
 
 def generate_typed(documents: Sequence[Document], nlp: Language, *, seed: int = 13, max_per_document: int = 6,
                    negatives_ratio: float = 0.5, changed_share: float = 0.0, sentences_per_question: int = 7,
-                   progress: bool = False) -> list[tuple[str, ReaderExample]]:
+                   min_content_words: int = 0, progress: bool = False) -> list[tuple[str, ReaderExample]]:
     """Like ``generate_examples``, each example with its answer type ("negative" or "changed"
     for the two kinds without an answer). Only a random few sentences per article (4 per
     question wanted) are parsed."""
@@ -209,20 +210,21 @@ def generate_typed(documents: Sequence[Document], nlp: Language, *, seed: int = 
         parsed_batch = [{k: next(docs) for k in chosen} for _, _, chosen, _, _ in plans]
         pool = entity_pool(doc for parsed in parsed_batch for doc in parsed.values()) if changed_share > 0 else {}
         for (document, sentences, _, wanted, rng), parsed in zip(plans, parsed_batch):
-            out.extend(_document_examples(document, sentences, parsed, wanted, negatives_ratio, rng, pool, changed_share))
+            out.extend(_document_examples(document, sentences, parsed, wanted, negatives_ratio, rng, pool, changed_share,
+                                          min_content_words))
         bar.update(len(batch))
     bar.close()
     return out
 
 
 def generate_examples(documents: Sequence[Document], nlp: Language, *, seed: int = 13, max_per_document: int = 6,
-                      negatives_ratio: float = 0.5, changed_share: float = 0.0, sentences_per_question: int = 7
-                      ) -> list[ReaderExample]:
+                      negatives_ratio: float = 0.5, changed_share: float = 0.0, sentences_per_question: int = 7,
+                      min_content_words: int = 0) -> list[ReaderExample]:
     """Synthetic questions over ``documents`` (see the module docstring), at most one per
     ``sentences_per_question`` eligible sentences and ``max_per_document``; deterministic for a seed."""
     return [e for _, e in generate_typed(documents, nlp, seed=seed, max_per_document=max_per_document,
                                          negatives_ratio=negatives_ratio, changed_share=changed_share,
-                                         sentences_per_question=sentences_per_question)]
+                                         sentences_per_question=sentences_per_question, min_content_words=min_content_words)]
 
 
 def load_nlp() -> Language:
@@ -254,13 +256,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--changed-share", type=float, default=0.0,
                         help="share of the negatives that change a detail of the question")
     parser.add_argument("--sentences-per-question", type=int, default=7)
+    parser.add_argument("--min-content-words", type=int, default=0,
+                        help="skip questions with fewer words outside the English stop words (0: keep all)")
     parser.add_argument("--examples", type=int, default=0)
     args = parser.parse_args(argv)
     started = time.time()
     documents = read_corpus(args.corpus, args.split, args.side)[: args.limit_docs]
     typed = generate_typed(documents, load_nlp(), seed=args.seed, max_per_document=args.max_per_document,
                            negatives_ratio=args.negatives_ratio, changed_share=args.changed_share,
-                           sentences_per_question=args.sentences_per_question, progress=True)
+                           sentences_per_question=args.sentences_per_question,
+                           min_content_words=args.min_content_words, progress=True)
     write_examples((e for _, e in typed), args.out)
     counts = Counter(kind for kind, _ in typed)
     print(f"{len(typed)} examples from {len(documents)} documents in {time.time() - started:.0f}s -> {args.out}")
