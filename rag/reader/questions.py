@@ -273,10 +273,15 @@ def write_question(sentence: Doc, cand: Candidate, rng: random.Random) -> str | 
     return _render(items)
 
 
+def content_words(text: str) -> int:
+    """How many words of ``text`` are not English stop words (spaCy's list)."""
+    return sum(w not in STOP_WORDS for w in re.findall(r"[\w'-]+", text.lower()))
+
+
 def acceptable(question: str | None, answer: str, kind: str, min_content_words: int = 0) -> bool:
     if question is None or len(question.split()) > MAX_QUESTION_WORDS or len(question.split()) < 4:
         return False
-    if min_content_words and sum(w not in STOP_WORDS for w in re.findall(r"[\w'-]+", question.lower())) < min_content_words:
+    if min_content_words and content_words(question) < min_content_words:
         return False
     limit = MAX_REASON_WORDS if kind == "reason" else MAX_ANSWER_WORDS
     if not 0 < len(answer.split()) <= limit or answer.lower() in question.lower():
