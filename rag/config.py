@@ -80,7 +80,9 @@ class AnswerConfig:
 
     passages: int = 8  # passages retrieved per question
     reader_passages: int = 6  # of those, how many the reader reads (its cost grows with them)
-    spans_per_passage: int = 3  # candidate spans the reader proposes per passage
+    # candidate spans the reader proposes per passage; the combiner is fitted with this many
+    # (recorded in the checkpoint's calibration), so refit it after changing this
+    spans_per_passage: int = 3
     # confidence below which the answerer abstains; None takes the threshold chosen with the
     # reader's combiner on held-out questions (recorded in the checkpoint's metadata)
     threshold: float | None = None

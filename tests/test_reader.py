@@ -93,7 +93,7 @@ def test_shipped_checkpoint_is_int8_onnx_with_its_training_record():
     assert {"seed", "epochs", "learning_rate", "validation_articles", "squad_train_questions"} <= set(training)
     assert len(training["per_epoch"]) == training["epochs"] and "answerable_f1" in training["per_epoch"][-1]
     assert metadata["combiner"]["threshold"] == metadata["calibration"]["threshold"]
-    assert set(metadata["combiner"]["weights"]) == set(FEATURES)
+    assert set(metadata["combiner"]["weights"]) == set(metadata["combiner"]["ranker"]["weights"]) == set(FEATURES)
 
 
 def test_training_defaults_reproduce_the_shipped_checkpoint_settings():
@@ -142,9 +142,12 @@ def test_combiner_ranks_candidates_and_gives_probabilities(reader):
     candidates = [Candidate(s.context, "doc", s.start, s.end, CONTEXT[s.start : s.end], s) for s in spans]
     add_features(candidates, [1])
     assert all(set(c.features) == set(FEATURES) for c in candidates)
-    ranked = Combiner.from_metadata(reader.metadata).rank(candidates)
-    assert all(0.0 <= c.probability <= 1.0 for c in ranked)
-    assert [c.probability for c in ranked] == sorted((c.probability for c in ranked), reverse=True)
+    combiner = Combiner.from_metadata(reader.metadata)
+    ranked = combiner.rank(candidates)
+    # ordered by the ranker's expected F1; the confidence is the separate P(right)
+    assert [c.rank_score for c in ranked] == sorted((c.rank_score for c in ranked), reverse=True)
+    assert all(0.0 <= c.probability <= 1.0 and c.probability == combiner.probability(c.features) for c in ranked)
+    assert ranked[0].text == "Marta Lindqvist"
     texts = [c.text for c in distinct(ranked, 3)]
     assert len(texts) == len(set(texts)) and all(a not in b for a in texts for b in texts if a != b)
 

@@ -3,8 +3,10 @@
 The reader reads the retrieved passages of every question of the held-out SQuAD articles (open
 mode: one index over all the file's articles); each proposed span is labelled right when its
 token F1 against a gold answer is at least 0.5 (every span of an unanswerable question is wrong).
-A logistic regression over the span features (``rag.reader.scoring.FEATURES``) is fitted with
-leave-one-article-out cross-validation: the reported calibration (ECE, reliability, risk-coverage)
+A logistic regression over the span features (``rag.reader.scoring.FEATURES``) gives the
+confidence, P(right); a second one, the ranker, fitted on each span's token F1 as a soft label,
+predicts its expected F1 and picks the answer. Both are fitted with leave-one-article-out
+cross-validation: the reported calibration (ECE, reliability, risk-coverage)
 comes from out-of-fold predictions only. The threshold is the one that maximises SQuAD 2.0
 all-question F1 (an abstention scores 1 on an unanswerable question, 0 on an answerable one) on
 those out-of-fold predictions among the thresholds that still answer at least ``MIN_ANSWERED`` of the
@@ -24,7 +26,7 @@ import numpy as np
 
 from rag.metrics import token_f1
 from rag.reader.model import DEFAULT_CHECKPOINT, Reader
-from rag.reader.scoring import FEATURES, Combiner
+from rag.reader.scoring import FEATURES, Combiner, Logistic
 from rag.reader.features import checkpoint_files
 
 RIGHT_F1 = 0.5  # a span at least this close to a gold answer counts as a right answer
@@ -50,33 +52,49 @@ def collect(answerer: Any, golds: Sequence[dict], groups: Sequence[str]) -> list
     return rows
 
 
-def fit(rows: Sequence[dict], c: float = 1.0, features: Sequence[str] = FEATURES) -> Combiner:
-    """A logistic combiner over every candidate of ``rows`` (threshold left at 0.5)."""
+def fit(rows: Sequence[dict], c: float = 1.0, features: Sequence[str] = FEATURES, target: str = "right") -> Logistic:
+    """A logistic model over every candidate of ``rows``: of P(right) (``target="right"``: token
+    F1 ≥ ``RIGHT_F1``), or of the expected token F1 (``target="f1"``: each candidate counts as right
+    with weight F1 and as wrong with weight 1 − F1)."""
     from sklearn.linear_model import LogisticRegression
 
     x = np.array([[cand["features"][n] for n in features] for r in rows for cand in r["candidates"]])
-    y = np.array([cand["f1"] >= RIGHT_F1 for r in rows for cand in r["candidates"]])
+    f1 = np.array([cand["f1"] for r in rows for cand in r["candidates"]])
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
-    model = LogisticRegression(C=c, max_iter=1000, class_weight=None).fit((x - mean) / scale, y)
-    return Combiner(
+    z = (x - mean) / scale
+    model = LogisticRegression(C=c, max_iter=1000)
+    if target == "right":
+        model.fit(z, f1 >= RIGHT_F1)
+    elif target == "f1":
+        weight = np.concatenate([f1, 1.0 - f1])
+        keep = weight > 0
+        label = np.concatenate([np.ones(len(z)), np.zeros(len(z))])
+        model.fit(np.vstack([z, z])[keep], label[keep], sample_weight=weight[keep])
+    else:
+        raise ValueError(f"unknown target {target!r}: 'right' or 'f1'")
+    return Logistic(
         weights={n: float(w) for n, w in zip(features, model.coef_[0])}, bias=float(model.intercept_[0]),
         mean={n: float(v) for n, v in zip(features, mean)}, scale={n: float(v) for n, v in zip(features, scale)},
-        threshold=0.5,
     )
 
 
+def fit_combiner(rows: Sequence[dict], features: Sequence[str] = FEATURES, ranker: bool = True, threshold: float = 0.5) -> Combiner:
+    """The confidence model, and the expected-F1 ranker unless ``ranker`` is false."""
+    return Combiner(fit(rows, features=features), threshold, fit(rows, features=features, target="f1") if ranker else None)
+
+
 def top_answers(rows: Sequence[dict], combiners: dict[str, Combiner]) -> list[dict]:
-    """The best candidate of each question under its group's combiner: confidence and F1."""
+    """The answer each question gets under its group's combiner (the best-ranked candidate):
+    its confidence and F1."""
     tops = []
     for r in rows:
         combiner = combiners[r["group"]]
-        scored = sorted(
-            ((combiner.probability(cand["features"]), cand) for cand in r["candidates"]), key=lambda t: -t[0]
-        )
-        confidence, best = scored[0] if scored else (0.0, {"text": "", "f1": 0.0})
+        best = max(r["candidates"], key=lambda cand: combiner.rank_score(cand["features"]), default=None)
+        confidence = combiner.probability(best["features"]) if best else 0.0
+        f1 = best["f1"] if best else 0.0
         tops.append({"id": r["id"], "group": r["group"], "answerable": bool(r["answers"]),
-                     "confidence": confidence, "f1": best["f1"], "right": best["f1"] >= RIGHT_F1})
+                     "confidence": confidence, "f1": f1, "right": f1 >= RIGHT_F1})
     return tops
 
 
@@ -112,23 +130,23 @@ def threshold_table(tops: Sequence[dict]) -> list[dict]:
     return table
 
 
-def _cross_validated(rows: Sequence[dict], names: Sequence[str], features: Sequence[str]) -> tuple[Combiner, dict]:
+def _cross_validated(rows: Sequence[dict], names: Sequence[str], features: Sequence[str], ranker: bool) -> tuple[Combiner, dict]:
     """Out-of-fold scores (leave one group out) and the combiner fitted on every group, with the
     threshold chosen on the out-of-fold curve."""
-    out_of_fold = {g: fit([r for r in rows if r["group"] != g], features=features) for g in names}
+    out_of_fold = {g: fit_combiner([r for r in rows if r["group"] != g], features, ranker) for g in names}
     tops = top_answers(rows, out_of_fold)
     table = threshold_table(tops)
     allowed = [row for row in table if row["answered"] >= MIN_ANSWERED] or table[:1]
     best = max(allowed, key=lambda row: row["all_f1"])
     confidence = np.array([t["confidence"] for t in tops])
     right = np.array([t["right"] for t in tops], dtype=float)
-    final = fit(rows, features=features)
     summary = {
-        "features": list(features), "ece_out_of_fold": round(expected_calibration_error(confidence, right), 4),
+        "features": list(features), "ranked_by": "expected F1" if ranker else "confidence",
+        "ece_out_of_fold": round(expected_calibration_error(confidence, right), 4),
         "threshold": best["threshold"], "at_threshold": best, "curve": table,
         "confidence": confidence, "right": right,
     }
-    return Combiner(final.weights, final.bias, final.mean, final.scale, best["threshold"]), summary
+    return fit_combiner(rows, features, ranker, best["threshold"]), summary
 
 
 def calibrate(answerer: Any, golds: Sequence[dict], groups: Sequence[str], report_dir: Path | None) -> dict[str, Any]:
@@ -138,12 +156,15 @@ def calibrate(answerer: Any, golds: Sequence[dict], groups: Sequence[str], repor
     names = sorted(set(groups))
     if len(names) < 2:
         raise ValueError("calibration needs questions from at least two articles")
-    combiner, summary = _cross_validated(rows, names, FEATURES)
-    reader_only, reader_summary = _cross_validated(rows, names, ["margin"])
+    combiner, summary = _cross_validated(rows, names, FEATURES, ranker=True)
+    # one feature: an expected-F1 ranker would order the candidates as the confidence does
+    reader_only, reader_summary = _cross_validated(rows, names, ["margin"], ranker=False)
     confidence, right = summary.pop("confidence"), summary.pop("right")
     for key in ("confidence", "right", "curve"):
         reader_summary.pop(key)
     summary = {"questions": len(rows), "groups": names, "right_f1": RIGHT_F1, "min_answered": MIN_ANSWERED,
+               "reader_passages": answerer.config.answer.reader_passages,
+               "spans_per_passage": answerer.config.answer.spans_per_passage,
                **summary, "reader_alone": reader_summary}
     if report_dir is not None:
         write_plots(report_dir, confidence, right, summary["curve"], summary)

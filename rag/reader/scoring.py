@@ -4,8 +4,9 @@ Every span the reader proposes becomes a candidate with a few general features (
 beats "no answer" in its window, how it compares with the other candidates, the rank of its
 passage, whether other articles give the same text). A logistic combiner, fitted on held-out
 questions by ``rag.reader.calibrate`` and stored in the checkpoint's metadata, turns them into
-the probability that the candidate is a right answer; that probability ranks the candidates
-and is the confidence shown to the user.
+the probability that the candidate is a right answer, the confidence shown to the user; a
+second logistic model over the same features, the ranker, predicts the candidate's expected
+token F1 and orders the candidates.
 """
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ class Candidate:
     text: str
     span: SpanScore
     features: dict[str, float] = field(default_factory=dict)
-    probability: float = 0.0
+    probability: float = 0.0  # calibrated P(right), the confidence shown
+    rank_score: float = 0.0  # what the candidates are ordered by (see ``Combiner``)
 
 
 _PUNCT = re.compile(r"[^\w\s]")
@@ -77,40 +79,72 @@ def add_features(candidates: list[Candidate], passage_ranks: Sequence[int]) -> N
 
 
 @dataclass(frozen=True)
-class Combiner:
-    """Logistic regression over standardized features: P(candidate is a right answer)."""
+class Logistic:
+    """Logistic regression over standardized features."""
 
     weights: dict[str, float]
     bias: float
     mean: dict[str, float]
     scale: dict[str, float]
+
+    @classmethod
+    def from_dict(cls, fitted: dict[str, Any]) -> "Logistic":
+        return cls(fitted["weights"], fitted["bias"], fitted["mean"], fitted["scale"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"weights": self.weights, "bias": self.bias, "mean": self.mean, "scale": self.scale}
+
+    def __call__(self, features: dict[str, float]) -> float:
+        z = self.bias + sum(
+            w * (features[n] - self.mean[n]) / (self.scale[n] or 1.0) for n, w in self.weights.items()
+        )
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+@dataclass(frozen=True)
+class Combiner:
+    """Turns candidate features into a ranking and a confidence.
+
+    ``confidence`` gives P(the candidate is a right answer: token F1 ≥ 0.5 against a gold answer);
+    that is what the user sees and what the threshold applies to. ``ranker``, when fitted, predicts
+    the candidate's expected token F1 and picks the answer: under the 0.5 rule a piece of a name
+    ("Lindqvist" for "Marta Lindqvist") is as right as the whole, so ranking by the confidence
+    alone favours short spans; the expected F1 prefers the whole answer.
+    """
+
+    confidence: Logistic
     threshold: float
+    ranker: Logistic | None = None
     fitted: bool = True
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, Any]) -> "Combiner":
         fitted = metadata.get("combiner")
         if fitted:
-            return cls(fitted["weights"], fitted["bias"], fitted["mean"], fitted["scale"], fitted["threshold"])
+            ranker = Logistic.from_dict(fitted["ranker"]) if fitted.get("ranker") else None
+            return cls(Logistic.from_dict(fitted), fitted["threshold"], ranker)
         # before calibration: the reader's own margin, squashed; a placeholder, marked unfitted
         zero = {name: 0.0 for name in FEATURES}
-        return cls({**zero, "margin": 1.0}, 0.0, zero, {n: 1.0 for n in FEATURES}, 0.5, fitted=False)
+        return cls(Logistic({**zero, "margin": 1.0}, 0.0, zero, {n: 1.0 for n in FEATURES}), 0.5, fitted=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"weights": self.weights, "bias": self.bias, "mean": self.mean, "scale": self.scale,
-                "threshold": self.threshold}
+        # the confidence model's keys stay at the top level, as in checkpoints without a ranker
+        fitted = {**self.confidence.to_dict(), "threshold": self.threshold}
+        return {**fitted, "ranker": self.ranker.to_dict()} if self.ranker else fitted
 
     def probability(self, features: dict[str, float]) -> float:
-        z = self.bias + sum(
-            w * (features[n] - self.mean[n]) / (self.scale[n] or 1.0) for n, w in self.weights.items()
-        )
-        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+        return self.confidence(features)
+
+    def rank_score(self, features: dict[str, float]) -> float:
+        """What candidates are ordered by: the expected F1, or the confidence without a ranker."""
+        return self.ranker(features) if self.ranker else self.confidence(features)
 
     def rank(self, candidates: list[Candidate]) -> list[Candidate]:
-        """Candidates with their probability set, best first."""
+        """Candidates with their probability and rank score set, best first."""
         for c in candidates:
             c.probability = self.probability(c.features)
-        return sorted(candidates, key=lambda c: -c.probability)
+            c.rank_score = self.rank_score(c.features)
+        return sorted(candidates, key=lambda c: -c.rank_score)
 
 
 def distinct(candidates: Sequence[Candidate], n: int) -> list[Candidate]:
