@@ -143,7 +143,7 @@ class Combiner:
         """Candidates with their probability and rank score set, best first."""
         for c in candidates:
             c.probability = self.probability(c.features)
-            c.rank_score = self.rank_score(c.features)
+            c.rank_score = self.ranker(c.features) if self.ranker else c.probability
         return sorted(candidates, key=lambda c: -c.rank_score)
 
 
