@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rag.onnx_checkpoint import file_sha256
-from rag.reader.data import ReaderExample, read_squad
+from rag.reader.data import ReaderExample, read_squad, retrieved_negatives
 from rag.reader.features import WindowSettings, answer_positions, encode, load_tokenizer
 from rag.reader.model import DEFAULT_CHECKPOINT, Reader, ReaderError, decode_spans
 from rag.reader.scoring import FEATURES, Combiner, add_features, distinct
@@ -102,6 +102,8 @@ def test_training_defaults_reproduce_the_shipped_checkpoint_settings():
     assert metadata["windows"] == asdict(defaults.windows)
     for name in ("seed", "epochs", "learning_rate", "negative_share", "batch_size", "warmup_share"):
         assert metadata["training"][name] == getattr(defaults, name), name
+    # options added after the shipped run default to what it did (none of them)
+    assert metadata["training"].get("retrieved_negative_share", 0.0) == defaults.retrieved_negative_share
 
 
 def test_a_missing_checkpoint_is_a_clear_error(tmp_path):
@@ -155,3 +157,19 @@ def test_combiner_ranks_candidates_and_gives_probabilities(reader):
 def test_reader_example_round_trips_through_json():
     example = ReaderExample("q1", "Who?", CONTEXT, 5, "Kelbrook", "doc", "synthetic")
     assert ReaderExample.from_dict(json.loads(json.dumps(example.to_dict()))) == example
+
+
+def test_retrieved_negatives_pair_a_question_with_the_closest_passage_that_lacks_its_answer():
+    ferry = ReaderExample("q1", "How many passengers did the Kelbrook ferry carry?", CONTEXT, 36, "912", "ferry", "synthetic")
+    texts = {
+        "rival": "The Dunmore ferry carried fewer cars this summer.",
+        "copy": "The Kelbrook ferry carried a record 912 passengers on Sunday.",
+        "far": "The library reopened on Monday with a new reading room.",
+    }
+    others = [ReaderExample(f"o-{k}", "What happened?", t, None, None, k, "synthetic") for k, t in texts.items()]
+    squad = ReaderExample("s1", "How many passengers did the ferry carry?", "The ferry carried 40 cars.", None, None,
+                          "squad-article", "squad")
+    negatives = retrieved_negatives([ferry, *others, squad], share=1.0, seed=13)
+    # the copy holds the answer, so the best match without it is the rival story; SQuAD is not searched
+    assert negatives == [ReaderExample("q1-retrieved", ferry.question, texts["rival"], None, None, "ferry", "synthetic")]
+    assert retrieved_negatives([ferry, *others], share=0.0, seed=13) == []

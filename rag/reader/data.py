@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 
 @dataclass(frozen=True)
@@ -68,3 +69,39 @@ def write_examples(examples, path: Path | str) -> None:
 def read_examples(path: Path | str) -> list[ReaderExample]:
     with open(path, encoding="utf-8") as handle:
         return [ReaderExample.from_dict(json.loads(line)) for line in handle if line.strip()]
+
+
+def retrieved_negatives(examples: Sequence[ReaderExample], share: float, seed: int,
+                        candidates: int = 20) -> list[ReaderExample]:
+    """No-answer examples made of the contexts keyword retrieval would show the reader.
+
+    At answer time the reader reads several retrieved passages, most of which do not answer the
+    question; trained only on its gold window it finds confident spans in them. For a seeded
+    ``share`` of the answerable ``examples``: the question over the best BM25 match (the index's
+    own terms, ``rag.stores.terms``) among the other contexts of the same source that do not
+    contain its answer text. Only ``examples`` are searched, so validation articles left out of
+    them stay out.
+    """
+    import bm25s
+
+    from rag.stores.terms import bm25_tokens
+
+    rng = random.Random(seed)
+    chosen = [e for e in examples if e.answerable and rng.random() < share]
+    out: list[ReaderExample] = []
+    for source in sorted({e.source for e in chosen}):
+        pool = sorted({e.context for e in examples if e.source == source})
+        asked = [e for e in chosen if e.source == source]
+        if len(pool) < 2 or not asked:
+            continue
+        index = bm25s.BM25()
+        index.index(bm25_tokens(pool), show_progress=False)
+        hits, _ = index.retrieve(bm25_tokens([e.question for e in asked]), k=min(candidates, len(pool)),
+                                 show_progress=False, n_threads=1)
+        for example, row in zip(asked, hits):
+            answer = example.answer_text.casefold()
+            context = next((pool[i] for i in row if pool[i] != example.context and answer not in pool[i].casefold()), None)
+            if context is not None:
+                out.append(ReaderExample(f"{example.qid}-retrieved", example.question, context, None, None,
+                                         example.group, example.source))
+    return out

@@ -23,7 +23,7 @@ import numpy as np
 from rag.embedding import DEFAULT_MODEL, resolve_model_path
 from rag.metrics import exact_match, token_f1
 from rag.onnx_checkpoint import drop_softmax_nan_guards_in_file, file_sha256
-from rag.reader.data import ReaderExample, read_examples, read_squad, write_examples
+from rag.reader.data import ReaderExample, read_examples, read_squad, retrieved_negatives, write_examples
 from rag.reader.features import WindowSettings, Windows, answer_positions, checkpoint_files, encode, load_tokenizer
 from rag.reader.model import DEFAULT_CHECKPOINT, decode_spans
 
@@ -46,6 +46,9 @@ class TrainingSettings:
     # share of no-answer windows kept (seeded): they outnumber answer windows about 2:1, and the
     # combiner, fitted afterwards, re-calibrates the no-answer score anyway
     negative_share: float = 0.7
+    # share of the answerable questions also asked over the best keyword match that lacks their
+    # answer (rag.reader.data.retrieved_negatives): the distractors the reader meets at answer time
+    retrieved_negative_share: float = 0.0
     validation_articles: tuple[str, ...] = DEFAULT_VALIDATION_ARTICLES
     freeze_word_embeddings: bool = True  # 30k x 384 rows barely move in 2 epochs; saves time
     max_answer_tokens: int = 30
@@ -170,6 +173,9 @@ def train(squad: Path, out: Path, settings: TrainingSettings, synthetic: Sequenc
     rng.shuffle(synthetic)
     synthetic = synthetic[: settings.synthetic_examples]
     examples = squad_train + synthetic
+    retrieved = retrieved_negatives(examples, settings.retrieved_negative_share, settings.seed) \
+        if settings.retrieved_negative_share > 0 else []
+    examples += retrieved
     tokenizer = load_tokenizer(DEFAULT_MODEL)
     windows, targets = featurize(tokenizer, examples, settings.windows)
     keep = np.array([t[0] > 0 or rng.random() < settings.negative_share for t in targets])
@@ -242,6 +248,7 @@ def train(squad: Path, out: Path, settings: TrainingSettings, synthetic: Sequenc
             "squad_train_questions": len(squad_train),
             "synthetic_questions": len(synthetic),
             "synthetic_generator_version": _generator_version() if synthetic else None,
+            "retrieved_negatives": len(retrieved),
             "training_windows": len(windows),
             "answer_windows": int((targets[:, 0] > 0).sum()),
             "seconds": round(time.time() - started, 1),
@@ -345,6 +352,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="generated questions to sample (default: all)")
     parser.add_argument("--negative-share", type=float, default=defaults.negative_share,
                         help="share of no-answer windows kept for training")
+    parser.add_argument("--retrieved-negative-share", type=float, default=defaults.retrieved_negative_share,
+                        help="share of answerable questions also trained over a retrieved passage lacking the answer")
     parser.add_argument("--max-length", type=int, default=defaults.windows.max_length,
                         help="word pieces per window, question included")
     parser.add_argument("--stride", type=int, default=defaults.windows.stride,
@@ -359,7 +368,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = TrainingSettings(
         seed=args.seed, epochs=args.epochs, learning_rate=args.lr, synthetic_examples=args.synthetic_examples,
-        negative_share=args.negative_share,
+        negative_share=args.negative_share, retrieved_negative_share=args.retrieved_negative_share,
         windows=WindowSettings(max_length=args.max_length, stride=args.stride),
         validation_articles=tuple(args.validation_articles),
     )
