@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import platform
 import random
 import re
 import resource
@@ -19,6 +21,8 @@ from rag.config import EMBEDDING_BACKENDS, STORE_KINDS, Config, EmbeddingConfig
 from rag.evaluate import positive_int
 
 SAMPLE_GOLD = Path(__file__).resolve().parent.parent / "eval" / "gold" / "sample.jsonl"
+# the CPU instruction sets onnxruntime's int8 matrix kernels choose between, slowest first
+INT8_INSTRUCTIONS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,6 +70,21 @@ def _time_each(call: Callable[[Any], Any], items: Sequence[Any]) -> dict[str, fl
     return _stats(spent)
 
 
+def machine(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, Any]:
+    """The CPU the numbers come from. The int8 reader's speed depends on it more than on any recent
+    change (its batch of 6 windows of 175 tokens ran in 109 ms on one session's machine and in
+    184 ms on another's, docs/reader.md), so a latency figure means little without it."""
+    model, flags = platform.processor() or platform.machine(), set()
+    if cpuinfo.is_file():
+        first_cpu = cpuinfo.read_text(errors="replace").split("\n\n")[0]
+        fields = {key.strip(): value.strip() for key, sep, value in
+                  (line.partition(":") for line in first_cpu.splitlines()) if sep}
+        model = fields.get("model name", model)
+        flags = set(fields.get("flags", "").split())
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"cpu": model, "cores": cores, "int8_instructions": [f for f in INT8_INSTRUCTIONS if f in flags]}
+
+
 def _documents_and_questions(args: argparse.Namespace) -> tuple[list[Any], list[dict]]:
     from rag.gold import read_questions, read_squad
     from rag.ingest import SAMPLE_CORPUS, load_documents
@@ -104,6 +123,9 @@ def _repeated(documents: Sequence[Any], times: int) -> list[Any]:
 
 def run(args: argparse.Namespace) -> int:
     """`rag bench`: see ``add_arguments``."""
+    host = machine()
+    print(f"machine: {host['cpu']}, {host['cores']} cores; int8 instructions: "
+          f"{', '.join(host['int8_instructions']) or 'none known'}")
     if args.scale:
         from rag.bench_scale import run_scale
 
@@ -132,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
             config = dataclasses.replace(config, store=dataclasses.replace(config.store, kind="milvus", milvus_uri=uri))
         build = build_index(documents, index_dir, embedder, config)
         result: dict[str, Any] = {
-            "documents": build.documents, "chunks": build.chunks, "sentences": build.sentences,
+            "machine": host, "documents": build.documents, "chunks": build.chunks, "sentences": build.sentences,
             "read_s": read_s, "model_load_s": model_s, "index_s": build.seconds,
             "embedding_backend": config.embedding.backend, "vector_index": build.vector_index,
             "store": config.store.kind,
