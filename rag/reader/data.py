@@ -92,7 +92,7 @@ def retrieved_negatives(examples: Sequence[ReaderExample], share: float, seed: i
     for source in sorted({e.source for e in chosen}):
         pool = sorted({e.context for e in examples if e.source == source})
         asked = [e for e in chosen if e.source == source]
-        if len(pool) < 2 or not asked:
+        if len(pool) < 2:
             continue
         index = bm25s.BM25()
         index.index(bm25_tokens(pool), show_progress=False)

@@ -173,8 +173,7 @@ def train(squad: Path, out: Path, settings: TrainingSettings, synthetic: Sequenc
     rng.shuffle(synthetic)
     synthetic = synthetic[: settings.synthetic_examples]
     examples = squad_train + synthetic
-    retrieved = retrieved_negatives(examples, settings.retrieved_negative_share, settings.seed) \
-        if settings.retrieved_negative_share > 0 else []
+    retrieved = retrieved_negatives(examples, settings.retrieved_negative_share, settings.seed)
     examples += retrieved
     tokenizer = load_tokenizer(DEFAULT_MODEL)
     windows, targets = featurize(tokenizer, examples, settings.windows)
