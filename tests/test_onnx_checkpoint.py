@@ -69,16 +69,17 @@ def test_an_export_runs_the_same_without_its_guards(exported_bert, tmp_path):
     assert drop_softmax_nan_guards_in_file(edited) == 0, "a second pass finds nothing"
 
 
-def test_rag_train_reader_exports_without_guards(tmp_path):
-    import torch
+def test_rag_train_reader_exports_int8_without_guards(tmp_path):
     from transformers import AutoModelForQuestionAnswering
 
-    from rag.reader.train import _export_onnx
+    from rag.reader.export import export_int8
 
     model = AutoModelForQuestionAnswering.from_pretrained(str(resolve_model_path(DEFAULT_MODEL)), local_files_only=True)
-    path = tmp_path / "reader-fp32.onnx"
-    assert _export_onnx(model, path, torch) == 6
-    assert not any(node.op_type == "IsNaN" for node in onnx.load(str(path)).graph.node)
+    path = tmp_path / "reader.onnx"
+    assert export_int8(model, path) == 6
+    assert [p.name for p in tmp_path.iterdir()] == ["reader.onnx"], "the fp32 copy is not kept"
+    ops = {node.op_type for node in onnx.load(str(path)).graph.node}
+    assert "IsNaN" not in ops and "MatMulInteger" in ops
     start, end = open_session(path, threads=2).run(["start_logits", "end_logits"], padded_windows())
     assert start.shape == end.shape and np.isfinite(start).all()
 

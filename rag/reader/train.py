@@ -22,8 +22,9 @@ import numpy as np
 
 from rag.embedding import DEFAULT_MODEL, resolve_model_path
 from rag.metrics import exact_match, token_f1
-from rag.onnx_checkpoint import drop_softmax_nan_guards_in_file, file_sha256
+from rag.onnx_checkpoint import file_sha256
 from rag.reader.data import ReaderExample, read_examples, read_squad, retrieved_negatives, write_examples
+from rag.reader.export import export_int8
 from rag.reader.features import WindowSettings, Windows, answer_positions, checkpoint_files, encode, load_tokenizer
 from rag.reader.model import DEFAULT_CHECKPOINT, decode_spans
 
@@ -225,10 +226,7 @@ def train(squad: Path, out: Path, settings: TrainingSettings, synthetic: Sequenc
 
     out.mkdir(parents=True, exist_ok=True)
     model_path, metadata_path = checkpoint_files(out)
-    fp32_path = out / "reader-fp32.onnx"
-    guards = _export_onnx(model, fp32_path, torch)
-    _quantize(fp32_path, model_path)
-    fp32_path.unlink()
+    guards = export_int8(model, model_path)
 
     from rag.reader.model import Reader
 
@@ -277,37 +275,6 @@ def _slice(windows: Windows, rows: np.ndarray, trim: bool = True) -> Windows:
         windows.input_ids[rows, :length], windows.attention_mask[rows, :length],
         windows.token_type_ids[rows, :length], windows.offsets[rows, :length], windows.context_of[rows],
     )
-
-
-def _export_onnx(model: Any, path: Path, torch: Any) -> int:
-    """fp32 ONNX of the QA model; returns the softmax NaN guards dropped (rag/onnx_checkpoint.py)."""
-    model.eval()
-
-    class Logits(torch.nn.Module):
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            output = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
-            return output.start_logits, output.end_logits
-
-    example = tuple(torch.ones((1, 16), dtype=torch.long) for _ in range(3))
-    axes = {0: "batch", 1: "tokens"}
-    torch.onnx.export(
-        Logits(model), example, str(path), input_names=["input_ids", "attention_mask", "token_type_ids"],
-        output_names=["start_logits", "end_logits"],
-        dynamic_axes={name: axes for name in ("input_ids", "attention_mask", "token_type_ids", "start_logits", "end_logits")},
-        opset_version=17, dynamo=False,
-    )
-    return drop_softmax_nan_guards_in_file(path)
-
-
-def _quantize(source: Path, target: Path) -> None:
-    # per-channel int8: per-tensor scales lose too much of MiniLM's weights
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    quantize_dynamic(str(source), str(target), per_channel=True, weight_type=QuantType.QInt8)
 
 
 def write_report(folder: Path, losses: list[float], epochs: list[dict[str, Any]], metadata: dict[str, Any]) -> None:
