@@ -19,8 +19,7 @@ from pathlib import Path
 
 from rag.answer import Answerer, withhold_record
 from rag.embedding import Embedder
-from rag.evaluate import SQUAD_INDEX, answer_questions
-from rag.gold import read_questions, read_squad
+from rag.evaluate import add_question_arguments, answer_questions, questions_and_index
 from rag.metrics import calibration, evaluate
 from rag.reader.scoring import Combiner
 from rag.store import Index
@@ -39,22 +38,13 @@ def row(name: str, golds: list[dict], records: list[dict], raw: list[dict] | Non
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--dataset", type=Path)
-    source.add_argument("--squad", type=Path)
-    parser.add_argument("--articles", nargs="+", help="with --squad: only these articles' questions")
-    parser.add_argument("--index", type=Path, help="index folder (default ./index, or the SQuAD cache index)")
+    add_question_arguments(parser)
     parser.add_argument("--rules", type=Path, help="predictions.jsonl of a rule-based run over the same questions")
     args = parser.parse_args()
-
-    if args.squad:
-        _, golds = read_squad(args.squad)
-        if args.articles:
-            golds = [g for g in golds if g["sources"][0] in args.articles]
-        index_dir = args.index or SQUAD_INDEX
-    else:
-        golds = read_questions(args.dataset, gold=True)
-        index_dir = args.index or Path("index")
+    try:
+        golds, index_dir = questions_and_index(args)
+    except (ValueError, OSError) as error:
+        parser.error(str(error))
     index = Index.open(index_dir)
     answerer = Answerer(index, Embedder(index.config.embedding).warm_up()).warm_up()
     doc_texts = {doc_id: index.document_text(doc_id) for doc_id in index.documents}

@@ -89,6 +89,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write the index's rated answers as gold-set candidates and exit")
 
 
+def add_question_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--dataset`` or ``--squad [--articles]``, and ``--index``: the questions an eval script
+    (eval/ablation.py, eval/answer_losses.py) asks, and the index it asks them against."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dataset", type=Path, metavar="GOLD.jsonl", help="gold questions (JSONL)")
+    source.add_argument("--squad", type=Path, metavar="FILE.json", help="a SQuAD 2.0 file")
+    parser.add_argument("--articles", nargs="+", metavar="TITLE", help="with --squad: only these articles' questions")
+    parser.add_argument("--index", type=Path, help=f"index folder (default {DEFAULT_INDEX}, with --squad {SQUAD_INDEX})")
+
+
+def questions_and_index(args: argparse.Namespace) -> tuple[list[Record], Path]:
+    """The questions ``add_question_arguments``'s options name, and the index to ask them against."""
+    if args.squad is None:
+        if args.articles:
+            raise ValueError("--articles goes with --squad")
+        return read_questions(args.dataset, gold=True), args.index or DEFAULT_INDEX
+    documents, golds = read_squad(args.squad)
+    if args.articles:
+        unknown = sorted(set(args.articles) - {d.id for d in documents})
+        if unknown:
+            raise ValueError(f"no such article in {args.squad}: {', '.join(unknown)}")
+        golds = [g for g in golds if g["sources"][0] in args.articles]
+    return golds, args.index or SQUAD_INDEX
+
+
 def _sample(golds: list[Record], limit: int | None, seed: int) -> list[Record]:
     if limit is None or limit >= len(golds):
         return golds

@@ -1,6 +1,7 @@
 """`rag eval`, `rag ask --batch` and `--export-feedback`, run for real: real model, real index."""
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -10,7 +11,9 @@ from rag.answer import Answerer
 from rag.ingest import read_file
 from rag.reader.model import Reader
 from rag.cli import build_parser
-from rag.evaluate import answer_questions, run
+from rag.evaluate import (
+    DEFAULT_INDEX, SQUAD_INDEX, add_question_arguments, answer_questions, questions_and_index, run,
+)
 from rag.gold import GoldFormatError, read_questions, read_squad
 from rag.store import FEEDBACK_FILE, Index, build_index
 
@@ -173,3 +176,20 @@ def test_feedback_becomes_gold_candidates(tmp_path):
     assert "needs_review" not in liked
     assert (disliked["answers"], disliked["needs_review"]) == ([], True)
     assert disliked["rejected_answer"] == "Qamar Javed Bajwa"
+
+
+def test_eval_scripts_take_a_gold_file_or_some_squad_articles(squad_file, tmp_path):
+    parser = argparse.ArgumentParser()
+    add_question_arguments(parser)
+    golds, index_dir = questions_and_index(parser.parse_args(["--squad", str(squad_file), "--articles", "Normans"]))
+    assert golds and {g["sources"][0] for g in golds} == {"Normans"} and index_dir == SQUAD_INDEX
+    with pytest.raises(ValueError, match="no such article in .*: Atlantis"):
+        questions_and_index(parser.parse_args(["--squad", str(squad_file), "--articles", "Atlantis"]))
+
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"id": "q1", "question": "Who won?", "answers": ["Ann"], "sources": ["a.txt"]}) + "\n")
+    golds, index_dir = questions_and_index(parser.parse_args(["--dataset", str(gold), "--index", str(tmp_path)]))
+    assert [g["id"] for g in golds] == ["q1"] and index_dir == tmp_path
+    assert questions_and_index(parser.parse_args(["--dataset", str(gold)]))[1] == DEFAULT_INDEX
+    with pytest.raises(ValueError, match="--articles goes with --squad"):
+        questions_and_index(parser.parse_args(["--dataset", str(gold), "--articles", "Normans"]))
