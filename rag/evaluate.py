@@ -105,13 +105,18 @@ def questions_and_index(args: argparse.Namespace) -> tuple[list[Record], Path]:
         if args.articles:
             raise ValueError("--articles goes with --squad")
         return read_questions(args.dataset, gold=True), args.index or DEFAULT_INDEX
-    documents, golds = read_squad(args.squad)
-    if args.articles:
-        unknown = sorted(set(args.articles) - {d.id for d in documents})
+    return squad_questions(args.squad, args.articles)[1], args.index or SQUAD_INDEX
+
+
+def squad_questions(squad: Path, articles: Sequence[str] | None = None) -> tuple[list[Any], list[Record]]:
+    """A SQuAD 2.0 file's articles and questions; with ``articles``, only their questions."""
+    documents, golds = read_squad(squad)
+    if articles:
+        unknown = sorted(set(articles) - {d.id for d in documents})
         if unknown:
-            raise ValueError(f"no such article in {args.squad}: {', '.join(unknown)}")
-        golds = [g for g in golds if g["sources"][0] in args.articles]
-    return golds, args.index or SQUAD_INDEX
+            raise ValueError(f"no such article in {squad}: {', '.join(unknown)}")
+        golds = [g for g in golds if g["sources"][0] in articles]
+    return documents, golds
 
 
 def _sample(golds: list[Record], limit: int | None, seed: int) -> list[Record]:
@@ -229,13 +234,9 @@ def run(args: argparse.Namespace) -> int:
     # read and validate every input before the model loads, so mistakes fail fast
     documents: list[Any] | None = None
     if args.squad:
-        documents, golds = read_squad(args.squad)
+        documents, golds = squad_questions(args.squad, args.articles)
         index_dir, name = args.index or SQUAD_INDEX, args.squad.stem
         if args.articles:
-            unknown = sorted(set(args.articles) - {d.id for d in documents})
-            if unknown:
-                raise ValueError(f"no such article in {args.squad}: {', '.join(unknown)}")
-            golds = [g for g in golds if g["sources"][0] in args.articles]
             name = f"{name}-{'-'.join(sorted(args.articles))}"
     else:
         golds = read_questions(args.dataset, gold=True)
