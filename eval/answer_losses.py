@@ -40,7 +40,7 @@ def stages_holding_gold(answerer: Answerer, gold: dict) -> list[bool]:
     read = passages[: answerer.config.answer.reader_passages]
     reader_best = max(candidates, key=lambda c: c.span.margin, default=None)
     ranked_best = candidates[0] if candidates else None
-    given = ranked_best if ranked_best and ranked_best.probability >= answerer.combiner.threshold else None
+    given = ranked_best if ranked_best and ranked_best.probability >= answerer.threshold else None
     return [
         any(holds(p.text) for p in passages), any(holds(p.text) for p in read), any(holds(c.text) for c in candidates),
         holds(reader_best and reader_best.text), holds(ranked_best and ranked_best.text), holds(given and given.text),
