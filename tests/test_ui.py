@@ -73,7 +73,7 @@ def test_img_onerror_and_template_syntax_are_inert():
 
 @pytest.mark.parametrize("needle", ["3 March 2021", "Café", "naïve “quotes”", "&amp;"])
 def test_highlight_lands_on_exact_characters(needle):
-    text = f"Säo <b>Paulo</b> & co. — Café naïve “quotes” &amp; on 3 March 2021, 🙂 end"
+    text = "Säo <b>Paulo</b> & co. — Café naïve “quotes” &amp; on 3 March 2021, 🙂 end"
     start = text.index(needle)
     out = fmt.highlight(text, start, start + len(needle))
     (cls, inside), = MARKS.findall(out)
@@ -130,7 +130,7 @@ def test_answer_message_and_sources(engine):
     assert article_marks.of("quote") == [first.quote]
     assert article_marks.of("answer") == [answer.answer]
     assert first.quote == engine.index.document_text(first.doc)[first.start : first.end]
-    assert f'<mark class="quote" id="rag-quote-1">' in panel
+    assert '<mark class="quote" id="rag-quote-1">' in panel
 
 
 def test_abstention_reads_plainly_with_related_passages(engine):
