@@ -10,12 +10,17 @@ answer (`rag.metrics.contains_gold`): the retrieved passages, the passages the r
 reader's candidate spans, the reader's own best span (largest margin over "no answer"), the
 combiner's best-ranked span, and that span if its confidence clears the threshold (the answer
 given). Each row is the share of answerable questions still holding a gold answer at that stage;
-the drop from one row to the next is what the stage loses. Prints a Markdown table.
+the drop from one row to the next is what the stage loses. A second table says where the reader's
+best span is when its candidates hold a gold answer but that span does not: in the same passage
+as a gold-holding candidate, in another passage of the same article, or in another article.
+Prints Markdown tables.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
+from dataclasses import dataclass
 
 from rag.answer import Answerer, reader_question, retrieval_query
 from rag.embedding import Embedder
@@ -27,10 +32,21 @@ STAGES = (
     "a retrieved passage", "a passage the reader reads", "a candidate span", "the reader's best span",
     "the combiner's best span", "the answer given",
 )
+MISPLACED = ("in the same passage", "in another passage of the same article", "in another article")
 
 
-def stages_holding_gold(answerer: Answerer, gold: dict) -> list[bool]:
-    """For one answerable question: whether each of ``STAGES`` holds a gold answer."""
+@dataclass(frozen=True)
+class Followed:
+    """One answerable question followed down the pipeline."""
+
+    held: list[bool]  # whether each of ``STAGES`` holds a gold answer
+    # where the reader's best span is when a candidate holds a gold answer and it does not
+    # (one of ``MISPLACED``); None otherwise
+    misplaced: str | None = None
+
+
+def stages_holding_gold(answerer: Answerer, gold: dict) -> Followed:
+    """Follow one answerable question through ``STAGES``."""
     def holds(text: str | None) -> bool:
         return text is not None and contains_gold(text, gold["answers"]) == 1.0
 
@@ -41,10 +57,20 @@ def stages_holding_gold(answerer: Answerer, gold: dict) -> list[bool]:
     reader_best = max(candidates, key=lambda c: c.span.margin, default=None)
     ranked_best = candidates[0] if candidates else None
     given = ranked_best if ranked_best and ranked_best.probability >= answerer.threshold else None
-    return [
+    held = [
         any(holds(p.text) for p in passages), any(holds(p.text) for p in read), any(holds(c.text) for c in candidates),
         holds(reader_best and reader_best.text), holds(ranked_best and ranked_best.text), holds(given and given.text),
     ]
+    misplaced = None
+    if held[2] and not held[3]:
+        right = [c for c in candidates if holds(c.text)]
+        if any(c.passage == reader_best.passage for c in right):
+            misplaced = MISPLACED[0]
+        elif any(c.doc_id == reader_best.doc_id for c in right):
+            misplaced = MISPLACED[1]
+        else:
+            misplaced = MISPLACED[2]
+    return Followed(held, misplaced)
 
 
 def main() -> int:
@@ -60,7 +86,8 @@ def main() -> int:
         parser.error("no answerable questions to follow")
     index = Index.open(index_dir)
     answerer = Answerer(index, Embedder(index.config.embedding).warm_up()).warm_up()
-    held = [stages_holding_gold(answerer, gold) for gold in answerable]
+    followed = [stages_holding_gold(answerer, gold) for gold in answerable]
+    held = [f.held for f in followed]
 
     print(f"{len(answerable)} answerable questions of {len(golds)}; index {index_dir}; "
           f"reader {answerer.reader.sha256[:12]}", file=sys.stderr)
@@ -68,6 +95,12 @@ def main() -> int:
     print("|---|---|---|")
     for stage, column in zip(STAGES, zip(*held)):
         print(f"| {stage} | {sum(column)} | {sum(column) / len(held):.3f} |")
+    misplaced = Counter(f.misplaced for f in followed if f.misplaced)
+    print()
+    print("| a candidate holds a gold answer, the reader's best span does not; that span is | questions |")
+    print("|---|---|")
+    for place in MISPLACED:
+        print(f"| {place} | {misplaced[place]} |")
     return 0
 
 

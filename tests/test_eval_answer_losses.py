@@ -34,8 +34,11 @@ def test_each_stage_keeps_at_most_what_the_one_before_it_held(tmp_path, embedder
 
     result = subprocess.run([sys.executable, str(SCRIPT), "--dataset", str(dataset), "--index", str(tmp_path / "index")],
                             capture_output=True, text=True, check=True)
-    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in result.stdout.splitlines()[2:]]
+    stages, places = result.stdout.split("\n\n")
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in stages.splitlines()[2:]]
     held = {stage: int(count) for stage, count, _ in rows}
+    misplaced = {place: int(count) for place, count in
+                 ([cell.strip() for cell in line.strip("|").split("|")] for line in places.strip().splitlines()[2:])}
 
     assert "3 answerable questions of 4" in result.stderr  # the unanswerable one is not followed
     assert list(held) == ["a retrieved passage", "a passage the reader reads", "a candidate span",
@@ -46,3 +49,7 @@ def test_each_stage_keeps_at_most_what_the_one_before_it_held(tmp_path, embedder
     assert max(held["the reader's best span"], held["the combiner's best span"]) <= held["a candidate span"]
     assert 1 <= held["the answer given"] <= held["the combiner's best span"]
     assert [float(share) for _, _, share in rows][0] == round(2 / 3, 3)
+    # every question lost between the candidates and the reader's best span is placed once
+    assert list(misplaced) == ["in the same passage", "in another passage of the same article", "in another article"]
+    assert sum(misplaced.values()) == held["a candidate span"] - held["the reader's best span"]
+    assert misplaced["in another article"] == 0  # the index holds one article
