@@ -57,13 +57,13 @@ def stages_holding_gold(answerer: Answerer, gold: dict) -> Followed:
     reader_best = max(candidates, key=lambda c: c.span.margin, default=None)
     ranked_best = candidates[0] if candidates else None
     given = ranked_best if ranked_best and ranked_best.probability >= answerer.threshold else None
+    right = [c for c in candidates if holds(c.text)]
     held = [
-        any(holds(p.text) for p in passages), any(holds(p.text) for p in read), any(holds(c.text) for c in candidates),
+        any(holds(p.text) for p in passages), any(holds(p.text) for p in read), bool(right),
         holds(reader_best and reader_best.text), holds(ranked_best and ranked_best.text), holds(given and given.text),
     ]
     misplaced = None
-    if held[2] and not held[3]:
-        right = [c for c in candidates if holds(c.text)]
+    if right and not held[3]:
         if any(c.passage == reader_best.passage for c in right):
             misplaced = MISPLACED[0]
         elif any(c.doc_id == reader_best.doc_id for c in right):
