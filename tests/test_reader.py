@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rag.onnx_checkpoint import file_sha256
-from rag.reader.data import ReaderExample, read_squad, retrieved_negatives
+from rag.reader.data import ReaderExample, question_examples, read_squad, retrieved_negatives
 from rag.reader.features import WindowSettings, answer_positions, encode, load_tokenizer
 from rag.reader.model import DEFAULT_CHECKPOINT, Reader, ReaderError, decode_spans
 from rag.reader.scoring import FEATURES, Combiner, add_features, distinct
@@ -104,6 +104,7 @@ def test_training_defaults_reproduce_the_shipped_checkpoint_settings():
         assert metadata["training"][name] == getattr(defaults, name), name
     # options added after the shipped run default to what it did (none of them)
     assert metadata["training"].get("retrieved_negative_share", 0.0) == defaults.retrieved_negative_share
+    assert metadata["training"].get("people_questions", 0) == 0 and defaults.question_repeats == 1
 
 
 def test_a_missing_checkpoint_is_a_clear_error(tmp_path):
@@ -173,3 +174,58 @@ def test_retrieved_negatives_pair_a_question_with_the_closest_passage_that_lacks
     # the copy holds the answer, so the best match without it is the rival story; SQuAD is not searched
     assert negatives == [ReaderExample("q1-retrieved", ferry.question, texts["rival"], None, None, "ferry", "synthetic")]
     assert retrieved_negatives([ferry, *others], share=0.0, seed=13) == []
+
+
+def people_questions(folder, *rows):
+    corpus = folder / "corpus"
+    (corpus / "local").mkdir(parents=True)
+    (corpus / "local" / "ferry.txt").write_text(
+        "Ferry record\n\nThe Kelbrook ferry carried 912 passengers on Sunday. Its captain, Marta Lindqvist, "
+        "said 912 was a record.\n", encoding="utf-8")
+    path = folder / "questions.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path, corpus
+
+
+def test_peoples_questions_train_over_the_whole_text_of_their_article(tmp_path):
+    path, corpus = people_questions(
+        tmp_path,
+        {"id": "q1", "question": "How many people did the Kelbrook ferry carry?", "answers": ["912", "912 passengers"],
+         "sources": ["local/ferry.txt"], "article": "local/ferry.txt"},
+        {"id": "q2", "question": "Who owns the Kelbrook ferry?", "answers": [], "sources": [], "article": "local/ferry.txt"},
+    )
+    answerable, unanswerable = question_examples(path, corpus)
+
+    assert answerable.context == unanswerable.context == (corpus / "local" / "ferry.txt").read_text(encoding="utf-8")
+    # the first occurrence of the first answer is the target
+    assert answerable.context[answerable.answer_start:].startswith("912 passengers")
+    assert answerable.answer_text == "912" and answerable.group == "local/ferry.txt" and answerable.source == "people"
+    assert not unanswerable.answerable
+
+
+def test_a_peoples_question_whose_answer_is_not_in_its_article_is_refused(tmp_path):
+    from rag.gold import GoldFormatError
+
+    path, corpus = people_questions(tmp_path, {"id": "q1", "question": "Who is the ferry's captain?",
+                                               "answers": ["Marta Lindkvist"], "article": "local/ferry.txt"})
+    with pytest.raises(GoldFormatError, match="'Marta Lindkvist' of question 'q1' is not in local/ferry.txt"):
+        question_examples(path, corpus)
+
+
+def test_train_reader_refuses_to_calibrate_on_the_questions_it_trains_on(tmp_path):
+    import argparse
+
+    from rag.reader import train
+
+    path, corpus = people_questions(tmp_path, {"id": "q1", "question": "How many passengers?", "answers": ["912"],
+                                               "article": "local/ferry.txt"})
+    parser = argparse.ArgumentParser()
+    train.add_arguments(parser)
+    args = parser.parse_args(["--squad", str(tmp_path / "missing.json"), "--questions", str(path),
+                              "--questions-corpus", str(corpus), "--news-questions", str(path),
+                              "--news-corpus", str(corpus)])
+    with pytest.raises(ValueError, match="questions the reader was not trained on"):
+        train.run(args)
+    args = parser.parse_args(["--squad", str(tmp_path / "missing.json"), "--questions", str(path)])
+    with pytest.raises(ValueError, match="--questions needs --questions-corpus"):
+        train.run(args)

@@ -104,7 +104,8 @@ def answerer(tmp_path_factory, embedder) -> Answerer:
 def test_calibrate_fits_out_of_fold_and_writes_the_combiner_and_its_report(answerer, tmp_path):
     golds = [{"id": f"{doc}-{k}", "question": q, "answers": answers, "sources": [doc]}
              for doc, questions in QUESTIONS.items() for k, (q, answers) in enumerate(questions)]
-    result = calibrate.calibrate(answerer, golds, [g["sources"][0] for g in golds], tmp_path)
+    squad_like = calibrate.QuestionSet("squad", answerer, golds, [g["sources"][0] for g in golds])
+    result = calibrate.calibrate([squad_like], tmp_path)
 
     fitted, summary = result["combiner"], result["calibration"]
     assert set(fitted["weights"]) == set(fitted["ranker"]["weights"]) == set(FEATURES)
@@ -119,3 +120,66 @@ def test_calibrate_fits_out_of_fold_and_writes_the_combiner_and_its_report(answe
 
     combiner = Combiner.from_metadata(result)
     assert combiner.ranker is not None and Combiner.from_metadata({"combiner": combiner.to_dict()}) == combiner
+
+
+def test_question_sets_are_pooled_and_reported_each_on_its_own(answerer, tmp_path):
+    def golds(doc):
+        return [{"id": f"{doc}-{k}", "question": q, "answers": answers, "sources": [doc] if answers else []}
+                for k, (q, answers) in enumerate(QUESTIONS[doc])]
+
+    ferry, library = golds("ferry.txt"), golds("library.txt")
+    result = calibrate.calibrate([
+        calibrate.QuestionSet("squad", answerer, ferry, ["ferry.txt"] * len(ferry)),
+        calibrate.QuestionSet("news", answerer, library, ["news-1"] * len(library)),
+    ], None)
+
+    summary = result["calibration"]
+    assert summary["groups"] == ["ferry.txt", "news-1"] and summary["questions"] == len(ferry) + len(library)
+    by_source = summary["by_source"]
+    assert {name: part["questions"] for name, part in by_source.items()} == {"news": len(library), "squad": len(ferry)}
+    for part in by_source.values():
+        assert part["at_threshold"]["threshold"] == summary["threshold"]
+        assert 0.0 <= part["ece_out_of_fold"] <= 1.0
+
+
+def write_news_archive(root):
+    """A corpus folder by topic, as the BBC one is, with one question file over two of its articles."""
+    corpus = root / "corpus"
+    for doc_id, text in {"local/ferry.txt": ARTICLES["ferry.txt"], "local/library.txt": ARTICLES["library.txt"],
+                         "sport/derby.txt": "Derby day\n\nRovers beat United 2-1 in the derby on Saturday.\n"}.items():
+        (corpus / doc_id).parent.mkdir(parents=True, exist_ok=True)
+        (corpus / doc_id).write_text(text, encoding="utf-8")
+    questions = [
+        {"id": "n1", "question": "Who captains the Kelbrook ferry now?", "answers": ["Marta Lindqvist"],
+         "sources": ["local/ferry.txt"], "article": "local/ferry.txt"},
+        {"id": "n2", "question": "How many books does the Dunmore library hold?", "answers": [], "sources": [],
+         "article": "local/library.txt"},
+    ]
+    (root / "questions.jsonl").write_text("".join(json.dumps(q) + "\n" for q in questions), encoding="utf-8")
+    (root / "archive.txt").write_text("local/ferry.txt\nlocal/library.txt\n", encoding="utf-8")
+    return corpus
+
+
+def test_news_questions_are_asked_of_their_archive_in_folds_by_article(tmp_path):
+    corpus = write_news_archive(tmp_path)
+    news = calibrate.NewsQuestions(tmp_path / "questions.jsonl", corpus, tmp_path / "archive.txt")
+
+    documents, golds, folds = news.load()
+
+    assert sorted(d.id for d in documents) == ["local/ferry.txt", "local/library.txt"]  # the derby is not listed
+    assert [g["id"] for g in golds] == ["n1", "n2"]
+    assert folds == ["news-1", "news-2"]  # an unanswerable question goes with the article it was written over
+    everything, _, _ = calibrate.NewsQuestions(tmp_path / "questions.jsonl", corpus).load()
+    assert len(everything) == 3
+
+
+def test_news_questions_fail_clearly_on_an_article_outside_the_archive(tmp_path):
+    from rag.gold import GoldFormatError
+
+    corpus = write_news_archive(tmp_path)
+    (tmp_path / "archive.txt").write_text("local/ferry.txt\n", encoding="utf-8")
+    with pytest.raises(GoldFormatError, match="'n2' needs an \"article\" of the archive"):
+        calibrate.NewsQuestions(tmp_path / "questions.jsonl", corpus, tmp_path / "archive.txt").load()
+    (tmp_path / "archive.txt").write_text("local/ferry.txt\nlocal/harbour.txt\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="1 listed articles are not in"):
+        calibrate.NewsQuestions(tmp_path / "questions.jsonl", corpus, tmp_path / "archive.txt").load()

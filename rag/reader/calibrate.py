@@ -14,27 +14,46 @@ answerable questions (SQuAD 2.0's adversarial unanswerable questions are half of
 news archive's users mostly ask what it holds: an assistant that declines most questions is no
 use). The final combiner, fitted on all held-out articles, is written into the checkpoint's
 metadata.
+
+People's questions over news may be added (``--news-questions``): a gold-format JSONL file whose
+questions are asked in open mode against an index of the news articles they were written over
+(``--news-corpus``, optionally only the files listed in ``--news-archive``). Its articles form
+``NEWS_FOLDS`` more cross-validation groups, and the threshold rule then runs on both sets pooled.
 """
 from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from rag.metrics import token_f1
+from rag.onnx_checkpoint import file_sha256
+from rag.reader.features import checkpoint_files
 from rag.reader.model import DEFAULT_CHECKPOINT, Reader
 from rag.reader.scoring import FEATURES, Combiner, Logistic
-from rag.reader.features import checkpoint_files
 
 RIGHT_F1 = 0.5  # a span at least this close to a gold answer counts as a right answer
 MIN_ANSWERED = 0.8  # the default threshold still answers this share of answerable questions
+NEWS_FOLDS = 4  # cross-validation groups of the news questions' articles
 
 
-def collect(answerer: Any, golds: Sequence[dict], groups: Sequence[str]) -> list[dict]:
-    """Per question: its group, gold answers, and every candidate's features and F1."""
+@dataclass(frozen=True)
+class QuestionSet:
+    """Calibration questions asked of one index: each gold record with its cross-validation
+    group (an article, or a fold of articles). ``source`` names the set in the report."""
+
+    source: str
+    answerer: Any
+    golds: Sequence[dict]
+    groups: Sequence[str]
+
+
+def collect(answerer: Any, golds: Sequence[dict], groups: Sequence[str], source: str = "squad") -> list[dict]:
+    """Per question: its source, group, gold answers, and every candidate's features and F1."""
     from rag.answer import reader_question, retrieval_query
 
     rows = []
@@ -43,7 +62,7 @@ def collect(answerer: Any, golds: Sequence[dict], groups: Sequence[str]) -> list
         passages = answerer.retriever.search(retrieval_query(gold["question"], history), k=answerer.config.answer.passages)
         candidates = answerer.candidates(reader_question(gold["question"], history), passages)
         rows.append({
-            "id": gold["id"], "group": group, "answers": gold["answers"],
+            "id": gold["id"], "source": source, "group": group, "answers": gold["answers"],
             "candidates": [
                 {"text": c.text, "features": c.features, "f1": token_f1(c.text, gold["answers"]) if gold["answers"] else 0.0}
                 for c in candidates
@@ -55,19 +74,21 @@ def collect(answerer: Any, golds: Sequence[dict], groups: Sequence[str]) -> list
 def fit(rows: Sequence[dict], c: float = 1.0, features: Sequence[str] = FEATURES, target: str = "right") -> Logistic:
     """A logistic model over every candidate of ``rows``: of P(right) (``target="right"``: token
     F1 ≥ ``RIGHT_F1``), or of the expected token F1 (``target="f1"``: each candidate counts as right
-    with weight F1 and as wrong with weight 1 − F1)."""
+    with weight F1 and as wrong with weight 1 − F1). A row's ``weight`` (default 1) scales its
+    candidates' weights."""
     from sklearn.linear_model import LogisticRegression
 
     x = np.array([[cand["features"][n] for n in features] for r in rows for cand in r["candidates"]])
     f1 = np.array([cand["f1"] for r in rows for cand in r["candidates"]])
+    row_weight = np.array([r.get("weight", 1.0) for r in rows for _ in r["candidates"]])
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
     z = (x - mean) / scale
     model = LogisticRegression(C=c, max_iter=1000)
     if target == "right":
-        model.fit(z, f1 >= RIGHT_F1)
+        model.fit(z, f1 >= RIGHT_F1, sample_weight=row_weight)
     elif target == "f1":
-        weight = np.concatenate([f1, 1.0 - f1])
+        weight = np.concatenate([f1, 1.0 - f1]) * np.concatenate([row_weight, row_weight])
         keep = weight > 0
         label = np.concatenate([np.ones(len(z)), np.zeros(len(z))])
         model.fit(np.vstack([z, z])[keep], label[keep], sample_weight=weight[keep])
@@ -93,7 +114,7 @@ def top_answers(rows: Sequence[dict], combiners: dict[str, Combiner]) -> list[di
         best = max(r["candidates"], key=lambda cand: combiner.rank_score(cand["features"]), default=None)
         confidence = combiner.probability(best["features"]) if best else 0.0
         f1 = best["f1"] if best else 0.0
-        tops.append({"id": r["id"], "group": r["group"], "answerable": bool(r["answers"]),
+        tops.append({"id": r["id"], "source": r.get("source", "squad"), "group": r["group"], "answerable": bool(r["answers"]),
                      "confidence": confidence, "f1": f1, "right": f1 >= RIGHT_F1})
     return tops
 
@@ -144,23 +165,46 @@ def _cross_validated(rows: Sequence[dict], names: Sequence[str], features: Seque
         "features": list(features), "ranked_by": "expected F1" if ranker else "confidence",
         "ece_out_of_fold": round(expected_calibration_error(confidence, right), 4),
         "threshold": best["threshold"], "at_threshold": best, "curve": table,
+        "by_source": _by_source(tops, best["threshold"]),
         "confidence": confidence, "right": right,
     }
     return fit_combiner(rows, features, ranker, best["threshold"]), summary
 
 
-def calibrate(answerer: Any, golds: Sequence[dict], groups: Sequence[str], report_dir: Path | None) -> dict[str, Any]:
+def _by_source(tops: Sequence[dict], threshold: float) -> dict[str, dict]:
+    """Each question set's out-of-fold ECE and its row of the threshold table at ``threshold``."""
+    result = {}
+    for source in sorted({t["source"] for t in tops}):
+        own = [t for t in tops if t["source"] == source]
+        row = next(r for r in threshold_table(own) if r["threshold"] == threshold)
+        result[source] = {
+            "questions": len(own),
+            "ece_out_of_fold": round(expected_calibration_error(
+                np.array([t["confidence"] for t in own]), np.array([t["right"] for t in own], dtype=float)), 4),
+            "at_threshold": row,
+        }
+    return result
+
+
+def calibrate(question_sets: Sequence[QuestionSet], report_dir: Path | None) -> dict[str, Any]:
     """Fit the combiner (leave-one-group-out for the numbers, all groups for the result), and the
     reader-alone combiner (the reader's margin only) that the ablation compares it with."""
-    rows = collect(answerer, golds, groups)
-    names = sorted(set(groups))
+    rows = [row for s in question_sets for row in collect(s.answerer, s.golds, s.groups, s.source)]
+    # each question set weighs the same in the fit, whatever its size, so that the larger one does
+    # not set the confidence of the other (total weight unchanged: one a question on average)
+    for s in question_sets:
+        for row in rows:
+            if row["source"] == s.source:
+                row["weight"] = len(rows) / (len(question_sets) * len(s.golds))
+    names = sorted({row["group"] for row in rows})
+    answerer = question_sets[0].answerer
     if len(names) < 2:
         raise ValueError("calibration needs questions from at least two articles")
     combiner, summary = _cross_validated(rows, names, FEATURES, ranker=True)
     # one feature: an expected-F1 ranker would order the candidates as the confidence does
     reader_only, reader_summary = _cross_validated(rows, names, ["margin"], ranker=False)
     confidence, right = summary.pop("confidence"), summary.pop("right")
-    for key in ("confidence", "right", "curve"):
+    for key in ("confidence", "right", "curve", "by_source"):
         reader_summary.pop(key)
     summary = {"questions": len(rows), "groups": names, "right_f1": RIGHT_F1, "min_answered": MIN_ANSWERED,
                "reader_passages": answerer.config.answer.reader_passages,
@@ -199,9 +243,48 @@ def write_plots(folder: Path, confidence: np.ndarray, right: np.ndarray, table: 
     plt.close(figure)
 
 
-def calibrate_checkpoint(squad: Path, checkpoint: Path, index_dir: Path | None, report_dir: Path | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class NewsQuestions:
+    """People's questions over a news archive, for ``calibrate_checkpoint``: a gold-format JSONL
+    file (each record also names the ``article`` it was written over, unanswerable ones
+    included), the corpus folder, and optionally a file listing the archive's document ids (one
+    a line; default: every article of the folder)."""
+
+    questions: Path
+    corpus: Path
+    archive: Path | None = None
+
+    def load(self) -> tuple[list[Any], list[dict], list[str]]:
+        """(the archive's documents, the questions, each question's fold: ``news-1`` …)."""
+        from rag.gold import GoldFormatError, read_questions
+        from rag.ingest import load_documents
+
+        golds = read_questions(self.questions, gold=True)
+        documents = load_documents([self.corpus]).documents
+        if self.archive is not None:
+            listed = self.archive.read_text(encoding="utf-8").split()
+            known = {d.id for d in documents}
+            missing = [doc_id for doc_id in listed if doc_id not in known]
+            if missing:
+                raise ValueError(f"{self.archive}: {len(missing)} listed articles are not in {self.corpus}, e.g. {missing[0]!r}")
+            wanted = set(listed)
+            documents = [d for d in documents if d.id in wanted]
+        ids = {d.id for d in documents}
+        articles = []
+        for gold in golds:
+            article = gold.get("article") or (gold["sources"][0] if gold["sources"] else None)
+            if article not in ids:
+                raise GoldFormatError(f'{self.questions}: question {gold["id"]!r} needs an "article" of the archive, got {article!r}')
+            articles.append(article)
+        fold = {a: f"news-{i % NEWS_FOLDS + 1}" for i, a in enumerate(sorted(set(articles)))}
+        return documents, golds, [fold[a] for a in articles]
+
+
+def calibrate_checkpoint(squad: Path, checkpoint: Path, index_dir: Path | None, report_dir: Path | None,
+                         news: NewsQuestions | None = None) -> dict[str, Any]:
     """Fit the combiner of the reader in ``checkpoint`` on its validation articles of ``squad``
-    and write it into the checkpoint's metadata; returns the calibration summary."""
+    (and on ``news``, when given) and write it into the checkpoint's metadata; returns the
+    calibration summary."""
     from rag.answer import Answerer
     from rag.config import Config
     from rag.embedding import Embedder
@@ -212,11 +295,24 @@ def calibrate_checkpoint(squad: Path, checkpoint: Path, index_dir: Path | None, 
     reader = Reader(checkpoint)
     validation = reader.metadata["training"]["validation_articles"]
     documents, golds = read_squad(squad)
+    news_set = news.load() if news is not None else None  # bad input fails before any index is built
     embedder = Embedder(Config().embedding).warm_up()
     build_index(documents, index_dir or SQUAD_INDEX, embedder)
     answerer = Answerer(Index.open(index_dir or SQUAD_INDEX), embedder, reader=reader).warm_up()
     held = [g for g in golds if g["sources"][0] in validation]
-    result = calibrate(answerer, held, [g["sources"][0] for g in held], report_dir)
+    question_sets = [QuestionSet("squad", answerer, held, [g["sources"][0] for g in held])]
+    if news_set is not None:
+        news_documents, news_golds, folds = news_set
+        news_index = (index_dir or SQUAD_INDEX).with_name((index_dir or SQUAD_INDEX).name + "-news")
+        build_index(news_documents, news_index, embedder)
+        news_answerer = Answerer(Index.open(news_index), embedder, reader=reader).warm_up()
+        question_sets.append(QuestionSet("news", news_answerer, news_golds, folds))
+    result = calibrate(question_sets, report_dir)
+    if news is not None:
+        result["calibration"]["news_questions"] = {
+            "file": news.questions.name, "sha256": file_sha256(news.questions),
+            "archive": news.archive.name if news.archive else None, "articles": len(news_set[0]),
+        }
     _, metadata_path = checkpoint_files(reader.folder)
     metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
     metadata.update(result)
@@ -224,8 +320,25 @@ def calibrate_checkpoint(squad: Path, checkpoint: Path, index_dir: Path | None, 
     return result["calibration"]
 
 
+def news_from_args(args: argparse.Namespace) -> NewsQuestions | None:
+    """The ``--news-*`` options as a NewsQuestions (None without ``--news-questions``)."""
+    if args.news_questions is None:
+        return None
+    if args.news_corpus is None:
+        raise ValueError("--news-questions needs --news-corpus, the folder of the articles they were written over")
+    return NewsQuestions(args.news_questions, args.news_corpus, args.news_archive)
+
+
+def add_news_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--news-questions", type=Path, metavar="FILE.jsonl",
+                        help="people's questions over news (gold format plus 'article') to fit the combiner on as well")
+    parser.add_argument("--news-corpus", type=Path, metavar="DIR", help="the folder of the articles they were written over")
+    parser.add_argument("--news-archive", type=Path, metavar="LIST",
+                        help="index only these document ids of --news-corpus (one a line)")
+
+
 def run(args: argparse.Namespace) -> int:
-    summary = calibrate_checkpoint(args.squad, args.checkpoint, args.index, args.report)
+    summary = calibrate_checkpoint(args.squad, args.checkpoint, args.index, args.report, news_from_args(args))
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -235,6 +348,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
     parser.add_argument("--index", type=Path, default=None, help="index of the SQuAD articles (default eval/.cache/squad2-index)")
     parser.add_argument("--report", type=Path, default=Path("eval/reports/reader-calibration"))
+    add_news_arguments(parser)
 
 
 if __name__ == "__main__":

@@ -105,3 +105,27 @@ def retrieved_negatives(examples: Sequence[ReaderExample], share: float, seed: i
                 out.append(ReaderExample(f"{example.qid}-retrieved", example.question, context, None, None,
                                          example.group, example.source))
     return out
+
+
+def question_examples(questions: Path | str, corpus: Path | str) -> list[ReaderExample]:
+    """People's questions (a gold-format JSONL file whose records name the ``article`` they were
+    written over) as training examples over the whole text of that article, as the reader meets
+    an archive: its windows that hold the answer teach the span, the others — and every window
+    of an unanswerable question — the no-answer score. The target is the first occurrence of the
+    first gold answer; a question whose answer is not in its article's text is an error."""
+    from rag.gold import GoldFormatError, read_questions
+    from rag.ingest import load_documents
+
+    texts = {d.id: d.text for d in load_documents([corpus]).documents}
+    examples = []
+    for gold in read_questions(questions, gold=True):
+        article = gold.get("article") or (gold["sources"][0] if gold["sources"] else None)
+        if article not in texts:
+            raise GoldFormatError(f'{questions}: question {gold["id"]!r} needs an "article" of {corpus}, got {article!r}')
+        context = texts[article]
+        answer = gold["answers"][0] if gold["answers"] else None
+        start = context.find(answer) if answer else None
+        if start == -1:
+            raise GoldFormatError(f'{questions}: the answer {answer!r} of question {gold["id"]!r} is not in {article}')
+        examples.append(ReaderExample(f"people-{gold['id']}", gold["question"], context, start, answer, article, "people"))
+    return examples

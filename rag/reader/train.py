@@ -23,7 +23,9 @@ import numpy as np
 from rag.embedding import DEFAULT_MODEL, resolve_model_path
 from rag.metrics import exact_match, token_f1
 from rag.onnx_checkpoint import file_sha256
-from rag.reader.data import ReaderExample, read_examples, read_squad, retrieved_negatives, write_examples
+from rag.reader.calibrate import add_news_arguments, calibrate_checkpoint, news_from_args
+from rag.reader.data import (ReaderExample, question_examples, read_examples, read_squad, retrieved_negatives,
+                             write_examples)
 from rag.reader.export import export_int8
 from rag.reader.features import WindowSettings, Windows, answer_positions, checkpoint_files, encode, load_tokenizer
 from rag.reader.model import DEFAULT_CHECKPOINT, decode_spans
@@ -51,6 +53,9 @@ class TrainingSettings:
     # share of the answerable questions also asked over the best keyword match that lacks their
     # answer (rag.reader.data.retrieved_negatives): the distractors the reader meets at answer time
     retrieved_negative_share: float = 0.0
+    # each of people's questions (--questions) is trained on this many times an epoch: they are
+    # few beside the generated ones
+    question_repeats: int = 1
     validation_articles: tuple[str, ...] = DEFAULT_VALIDATION_ARTICLES
     freeze_word_embeddings: bool = True  # 30k x 384 rows barely move in 2 epochs; saves time
     max_answer_tokens: int = 30
@@ -158,7 +163,7 @@ def synthetic_examples(corpus: Path, split: Path | None, cache: Path, seed: int)
 
 
 def train(squad: Path, out: Path, settings: TrainingSettings, synthetic: Sequence[ReaderExample] = (),
-          report_dir: Path | None = None, progress: bool = True) -> dict[str, Any]:
+          report_dir: Path | None = None, progress: bool = True, people: Sequence[ReaderExample] = ()) -> dict[str, Any]:
     """Fine-tune, validate every epoch, export int8 ONNX into ``out``; returns the metadata."""
     import torch
     from tqdm.auto import tqdm
@@ -174,7 +179,7 @@ def train(squad: Path, out: Path, settings: TrainingSettings, synthetic: Sequenc
     synthetic = list(synthetic)
     rng.shuffle(synthetic)
     synthetic = synthetic[: settings.synthetic_examples]
-    examples = squad_train + synthetic
+    examples = squad_train + synthetic + list(people) * settings.question_repeats
     retrieved = retrieved_negatives(examples, settings.retrieved_negative_share, settings.seed)
     examples += retrieved
     tokenizer = load_tokenizer(DEFAULT_MODEL)
@@ -246,6 +251,7 @@ def train(squad: Path, out: Path, settings: TrainingSettings, synthetic: Sequenc
             "squad_train_questions": len(squad_train),
             "synthetic_questions": len(synthetic),
             "synthetic_generator_version": _generator_version() if synthetic else None,
+            "people_questions": len(people),
             "retrieved_negatives": len(retrieved),
             "training_windows": len(windows),
             "answer_windows": int((targets[:, 0] > 0).sum()),
@@ -325,17 +331,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="word pieces per window, question included")
     parser.add_argument("--stride", type=int, default=defaults.windows.stride,
                         help="context word pieces shared by consecutive windows")
+    parser.add_argument("--questions", type=Path, metavar="FILE.jsonl",
+                        help="people's questions over news to train on as well (gold format, each naming its 'article')")
+    parser.add_argument("--questions-corpus", type=Path, metavar="DIR", help="the folder of the articles --questions were written over")
+    parser.add_argument("--question-repeats", type=int, default=defaults.question_repeats,
+                        help="times each of --questions is trained on per epoch")
     parser.add_argument("--validation-articles", nargs="+", default=list(defaults.validation_articles))
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--no-calibrate", action="store_true",
                         help="skip fitting the answer combiner on the validation articles")
     parser.add_argument("--quiet", action="store_true")
+    add_news_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    news = news_from_args(args)  # a bad option fails now, not after an hour of training
     settings = TrainingSettings(
         seed=args.seed, epochs=args.epochs, learning_rate=args.lr, synthetic_examples=args.synthetic_examples,
         negative_share=args.negative_share, retrieved_negative_share=args.retrieved_negative_share,
+        question_repeats=args.question_repeats,
         windows=WindowSettings(max_length=args.max_length, stride=args.stride),
         validation_articles=tuple(args.validation_articles),
     )
@@ -345,14 +359,20 @@ def run(args: argparse.Namespace) -> int:
         if args.corpus is None and not cache.is_file():
             raise FileNotFoundError(f"{cache} does not exist; give --corpus to generate it")
         synthetic = synthetic_examples(args.corpus, args.split, cache, args.seed)
-    metadata = train(args.squad, args.out, settings, synthetic, args.report, progress=not args.quiet)
+    people: list[ReaderExample] = []
+    if args.questions is not None:
+        if args.questions_corpus is None:
+            raise ValueError("--questions needs --questions-corpus, the folder of the articles they were written over")
+        if news is not None and news.questions.resolve() == args.questions.resolve():
+            raise ValueError("the combiner must be fitted on questions the reader was not trained on: "
+                             "--news-questions and --questions name the same file")
+        people = question_examples(args.questions, args.questions_corpus)
+    metadata = train(args.squad, args.out, settings, synthetic, args.report, progress=not args.quiet, people=people)
     last = metadata["training"]["per_epoch"][-1]
     print(f"reader written to {args.out} ({metadata['size_bytes'] / 1e6:.1f} MB, sha256 {metadata['sha256'][:12]}) "
           f"in {metadata['training']['seconds']:.0f} s; validation {last}; int8 {metadata['training']['int8_validation']}")
     if not args.no_calibrate:
-        from rag.reader.calibrate import calibrate_checkpoint
-
-        summary = calibrate_checkpoint(args.squad, args.out, None, args.report)
+        summary = calibrate_checkpoint(args.squad, args.out, None, args.report, news)
         print(f"combiner fitted on {summary['questions']} held-out questions: threshold {summary['threshold']}, "
               f"out-of-fold ECE {summary['ece_out_of_fold']}, at the threshold {summary['at_threshold']}")
     return 0
