@@ -85,6 +85,12 @@ def read_questions(path: Path | str, *, gold: bool = False) -> list[Record]:
     return records
 
 
+def question_article(record: Record) -> str | None:
+    """The article a question was written over: its ``article`` (unanswerable questions carry
+    one too), else its first source."""
+    return record.get("article") or (record["sources"][0] if record.get("sources") else None)
+
+
 def read_squad(path: Path | str) -> tuple[list[Any], list[Record]]:
     """A SQuAD 2.0 file as (one Document per article, one gold record per question).
 

@@ -256,7 +256,7 @@ class NewsQuestions:
 
     def load(self) -> tuple[list[Any], list[dict], list[str]]:
         """(the archive's documents, the questions, each question's fold: ``news-1`` …)."""
-        from rag.gold import GoldFormatError, read_questions
+        from rag.gold import GoldFormatError, question_article, read_questions
         from rag.ingest import load_documents
 
         golds = read_questions(self.questions, gold=True)
@@ -272,7 +272,7 @@ class NewsQuestions:
         ids = {d.id for d in documents}
         articles = []
         for gold in golds:
-            article = gold.get("article") or (gold["sources"][0] if gold["sources"] else None)
+            article = question_article(gold)
             if article not in ids:
                 raise GoldFormatError(f'{self.questions}: question {gold["id"]!r} needs an "article" of the archive, got {article!r}')
             articles.append(article)

@@ -113,13 +113,13 @@ def question_examples(questions: Path | str, corpus: Path | str) -> list[ReaderE
     an archive: its windows that hold the answer teach the span, the others — and every window
     of an unanswerable question — the no-answer score. The target is the first occurrence of the
     first gold answer; a question whose answer is not in its article's text is an error."""
-    from rag.gold import GoldFormatError, read_questions
+    from rag.gold import GoldFormatError, question_article, read_questions
     from rag.ingest import load_documents
 
     texts = {d.id: d.text for d in load_documents([corpus]).documents}
     examples = []
     for gold in read_questions(questions, gold=True):
-        article = gold.get("article") or (gold["sources"][0] if gold["sources"] else None)
+        article = question_article(gold)
         if article not in texts:
             raise GoldFormatError(f'{questions}: question {gold["id"]!r} needs an "article" of {corpus}, got {article!r}')
         context = texts[article]
