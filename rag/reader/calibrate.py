@@ -18,12 +18,14 @@ metadata.
 People's questions over news may be added (``--news-questions``): a gold-format JSONL file whose
 questions are asked in open mode against an index of the news articles they were written over
 (``--news-corpus``, optionally only the files listed in ``--news-archive``). Its articles form
-``NEWS_FOLDS`` more cross-validation groups, and the threshold rule then runs on both sets pooled.
+``NEWS_FOLDS`` more cross-validation groups, each set weighs the same in the fit, and the
+threshold rule then runs on both sets pooled.
 """
 from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -192,10 +194,9 @@ def calibrate(question_sets: Sequence[QuestionSet], report_dir: Path | None) -> 
     rows = [row for s in question_sets for row in collect(s.answerer, s.golds, s.groups, s.source)]
     # each question set weighs the same in the fit, whatever its size, so that the larger one does
     # not set the confidence of the other (total weight unchanged: one a question on average)
-    for s in question_sets:
-        for row in rows:
-            if row["source"] == s.source:
-                row["weight"] = len(rows) / (len(question_sets) * len(s.golds))
+    per_source = Counter(row["source"] for row in rows)
+    for row in rows:
+        row["weight"] = len(rows) / (len(per_source) * per_source[row["source"]])
     names = sorted({row["group"] for row in rows})
     answerer = question_sets[0].answerer
     if len(names) < 2:
@@ -296,14 +297,15 @@ def calibrate_checkpoint(squad: Path, checkpoint: Path, index_dir: Path | None, 
     validation = reader.metadata["training"]["validation_articles"]
     documents, golds = read_squad(squad)
     news_set = news.load() if news is not None else None  # bad input fails before any index is built
+    index_dir = index_dir or SQUAD_INDEX
     embedder = Embedder(Config().embedding).warm_up()
-    build_index(documents, index_dir or SQUAD_INDEX, embedder)
-    answerer = Answerer(Index.open(index_dir or SQUAD_INDEX), embedder, reader=reader).warm_up()
+    build_index(documents, index_dir, embedder)
+    answerer = Answerer(Index.open(index_dir), embedder, reader=reader).warm_up()
     held = [g for g in golds if g["sources"][0] in validation]
     question_sets = [QuestionSet("squad", answerer, held, [g["sources"][0] for g in held])]
     if news_set is not None:
         news_documents, news_golds, folds = news_set
-        news_index = (index_dir or SQUAD_INDEX).with_name((index_dir or SQUAD_INDEX).name + "-news")
+        news_index = index_dir.with_name(index_dir.name + "-news")
         build_index(news_documents, news_index, embedder)
         news_answerer = Answerer(Index.open(news_index), embedder, reader=reader).warm_up()
         question_sets.append(QuestionSet("news", news_answerer, news_golds, folds))
