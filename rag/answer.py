@@ -159,7 +159,7 @@ class Answerer:
                 continue
             found.append(Candidate(span.context, passage.doc_id, passage.start + span.start,
                                    passage.start + span.end, text, span))
-        add_features(found, [p.rank for p in read])
+        add_features(found, passages, question)
         return self.combiner.rank(found)
 
     def _answer(self, question: str, reading: str, passages: list[Passage], threshold: float, answers: int) -> Answer:

@@ -48,7 +48,11 @@ def answerer(request, tmp_path_factory, embedder) -> Answerer:
 
 @pytest.mark.parametrize("question, expected", [
     ("Who is the new captain of the ferry?", "Marta Lindqvist"),
-    ("How much would the Harlow Island bridge have cost?", "£310 million"),
+    # a known miss of the shipped reader (docs/reader.md, 2026-12-04): it takes "£14", the ferry
+    # fare, from the article whose sentences name Harlow Island and a cost. Strict: a reader that
+    # answers it makes this fail, so that the mark goes
+    pytest.param("How much would the Harlow Island bridge have cost?", "£310 million",
+                 marks=pytest.mark.xfail(strict=True, reason="the shipped reader answers the ferry fare")),
     ("When is work on the harbour wall expected to start?", "September"),
 ])
 def test_an_answer_is_a_verbatim_span_of_its_cited_article(answerer, question, expected):

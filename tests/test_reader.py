@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +12,11 @@ from rag.onnx_checkpoint import file_sha256
 from rag.reader.data import ReaderExample, question_examples, read_squad, retrieved_negatives
 from rag.reader.features import WindowSettings, answer_positions, encode, load_tokenizer
 from rag.reader.model import DEFAULT_CHECKPOINT, Reader, ReaderError, decode_spans
-from rag.reader.scoring import FEATURES, Combiner, add_features, distinct
+from rag.reader.scoring import CONFIDENCE_FEATURES, FEATURES, Candidate, Combiner, add_features, distinct
 from rag.reader.train import TrainingSettings, split_squad
+from rag.types import Passage
+
+REPOSITORY = Path(__file__).resolve().parents[1]
 
 CONTEXT = (
     "The Kelbrook ferry carried a record 912 passengers on Sunday, the operator said. "
@@ -93,18 +97,24 @@ def test_shipped_checkpoint_is_int8_onnx_with_its_training_record():
     assert {"seed", "epochs", "learning_rate", "validation_articles", "squad_train_questions"} <= set(training)
     assert len(training["per_epoch"]) == training["epochs"] and "answerable_f1" in training["per_epoch"][-1]
     assert metadata["combiner"]["threshold"] == metadata["calibration"]["threshold"]
-    assert set(metadata["combiner"]["weights"]) == set(metadata["combiner"]["ranker"]["weights"]) == set(FEATURES)
+    assert set(metadata["combiner"]["weights"]) == set(CONFIDENCE_FEATURES)
+    assert set(metadata["combiner"]["ranker"]["weights"]) == set(FEATURES)
 
 
 def test_training_defaults_reproduce_the_shipped_checkpoint_settings():
     # `rag train-reader` with no options must train what ships (the README's training command)
     metadata, defaults = Reader().metadata, TrainingSettings()
     assert metadata["windows"] == asdict(defaults.windows)
-    for name in ("seed", "epochs", "learning_rate", "negative_share", "batch_size", "warmup_share"):
+    for name in ("seed", "epochs", "learning_rate", "negative_share", "batch_size", "warmup_share",
+                 "synthetic_examples", "retrieved_negative_share", "question_repeats"):
         assert metadata["training"][name] == getattr(defaults, name), name
-    # options added after the shipped run default to what it did (none of them)
-    assert metadata["training"].get("retrieved_negative_share", 0.0) == defaults.retrieved_negative_share
-    assert metadata["training"].get("people_questions", 0) == 0 and defaults.question_repeats == 1
+    # the reader trained on the first set of people's questions; the combiner was fitted on the
+    # second, which the reader never read (the files the README's training command names)
+    calibration_sets = REPOSITORY / "eval" / "calibration"
+    trained_on = metadata["training"]["people_questions_file"]
+    assert trained_on["sha256"] == file_sha256(calibration_sets / trained_on["file"]) and metadata["training"]["people_questions"] == 800
+    fitted_on = metadata["calibration"]["news_questions"]
+    assert fitted_on["sha256"] == file_sha256(calibration_sets / fitted_on["file"]) != trained_on["sha256"]
 
 
 def test_a_missing_checkpoint_is_a_clear_error(tmp_path):
@@ -139,12 +149,11 @@ def test_the_reader_prefers_the_context_that_answers(reader):
 
 
 def test_combiner_ranks_candidates_and_gives_probabilities(reader):
-    from rag.reader.scoring import Candidate
-
-    spans = reader.read("Who is the new captain of the ferry?", [CONTEXT])
+    question = "Who is the new captain of the ferry?"
+    spans = reader.read(question, [CONTEXT])
     candidates = [Candidate(s.context, "doc", s.start, s.end, CONTEXT[s.start : s.end], s) for s in spans]
-    add_features(candidates, [1])
-    assert all(set(c.features) == set(FEATURES) for c in candidates)
+    add_features(candidates, [passage(CONTEXT, rank=1, dense_score=0.61)], question)
+    assert all(set(c.features) == set(CONFIDENCE_FEATURES) for c in candidates)
     combiner = Combiner.from_metadata(reader.metadata)
     ranked = combiner.rank(candidates)
     # ordered by the ranker's expected F1; the confidence is the separate P(right)
@@ -153,6 +162,26 @@ def test_combiner_ranks_candidates_and_gives_probabilities(reader):
     assert ranked[0].text == "Marta Lindqvist"
     texts = [c.text for c in distinct(ranked, 3)]
     assert len(texts) == len(set(texts)) and all(a not in b for a in texts for b in texts if a != b)
+
+
+def passage(text: str, rank: int, dense_score: float | None) -> Passage:
+    return Passage(rank, f"doc-{rank}", "title", None, 0, len(text), text, rank, 1.0 / rank, dense_score=dense_score)
+
+
+def test_candidates_carry_how_closely_the_archive_matches_the_question(reader):
+    question = "Who is the new captain of the ferry?"
+    other = "The harbour master said the new pier will open in the autumn, weather permitting."
+    # the second passage was found by BM25 alone: it has no dense cosine of its own
+    passages = [passage(other, 1, 0.42), passage(CONTEXT, 2, None), passage("Unread third passage.", 3, 0.35)]
+    spans = reader.read(question, [p.text for p in passages[:2]])
+    candidates = [Candidate(s.context, passages[s.context].doc_id, s.start, s.end,
+                            passages[s.context].text[s.start : s.end], s) for s in spans]
+    add_features(candidates, passages, question)
+    in_context = [c for c in candidates if c.passage == 1]
+    assert in_context and all(c.features["passage_dense"] == 0.35 for c in in_context)  # the lowest of the list
+    assert all(c.features["passage_dense"] == 0.42 for c in candidates if c.passage == 0)
+    assert all(c.features["top_dense"] == 0.42 and c.features["inv_rank"] == 1 / (c.passage + 1) for c in candidates)
+    assert {c.features["question_words"] for c in candidates} == {np.log1p(8)}
 
 
 def test_reader_example_round_trips_through_json():

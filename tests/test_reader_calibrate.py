@@ -10,7 +10,7 @@ import pytest
 from rag.answer import Answerer
 from rag.ingest import load_documents
 from rag.reader import calibrate
-from rag.reader.scoring import FEATURES, Combiner
+from rag.reader.scoring import CONFIDENCE_FEATURES, FEATURES, Combiner
 from rag.store import Index, build_index
 
 ARTICLES = {
@@ -55,7 +55,8 @@ def rows_with_pieces(n_questions: int = 60) -> list[dict]:
     rows = []
     for q in range(n_questions):
         margin = rng.normal(2.0, 1.0)
-        shared = {"span_prob": 0.3, "best_margin": margin, "lead": 1.0, "inv_rank": 1.0, "agreement": 0.0}
+        shared = {"span_prob": 0.3, "best_margin": margin, "lead": 1.0, "inv_rank": 1.0, "agreement": 0.0,
+                  "top_dense": 0.6, "passage_dense": 0.55, "question_words": math.log1p(7)}
         candidates = [
             {"features": {**shared, "margin": margin, "words": math.log1p(2)}, "f1": 1.0},
             {"features": {**shared, "margin": margin, "words": math.log1p(1)}, "f1": 2 / 3},
@@ -108,7 +109,9 @@ def test_calibrate_fits_out_of_fold_and_writes_the_combiner_and_its_report(answe
     result = calibrate.calibrate([squad_like], tmp_path)
 
     fitted, summary = result["combiner"], result["calibration"]
-    assert set(fitted["weights"]) == set(fitted["ranker"]["weights"]) == set(FEATURES)
+    # the confidence reads how closely the archive matches the question; the ranker, the spans
+    assert set(fitted["weights"]) == set(CONFIDENCE_FEATURES) and set(fitted["ranker"]["weights"]) == set(FEATURES)
+    assert summary["ranker_features"] == list(FEATURES)
     assert "ranker" not in result["combiner_reader_alone"]
     assert summary["questions"] == len(golds) and summary["groups"] == sorted(QUESTIONS)
     assert summary["ranked_by"] == "expected F1" and 0.0 <= summary["ece_out_of_fold"] <= 1.0
@@ -131,7 +134,7 @@ def test_question_sets_are_pooled_and_reported_each_on_its_own(answerer, tmp_pat
     result = calibrate.calibrate([
         calibrate.QuestionSet("squad", answerer, ferry, ["ferry.txt"] * len(ferry)),
         calibrate.QuestionSet("news", answerer, library, ["news-1"] * len(library)),
-    ], None)
+    ], tmp_path)
 
     summary = result["calibration"]
     assert summary["groups"] == ["ferry.txt", "news-1"] and summary["questions"] == len(ferry) + len(library)
@@ -140,6 +143,10 @@ def test_question_sets_are_pooled_and_reported_each_on_its_own(answerer, tmp_pat
     for part in by_source.values():
         assert part["at_threshold"]["threshold"] == summary["threshold"]
         assert 0.0 <= part["ece_out_of_fold"] <= 1.0
+        assert "curve" not in part  # each set's threshold table is in the report, not the metadata
+    reported = json.loads((tmp_path / "calibration.json").read_text())["by_source"]
+    for name, part in reported.items():
+        assert next(row for row in part["curve"] if row["threshold"] == summary["threshold"]) == by_source[name]["at_threshold"]
 
 
 def write_news_archive(root):

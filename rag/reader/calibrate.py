@@ -3,9 +3,9 @@
 The reader reads the retrieved passages of every question of the held-out SQuAD articles (open
 mode: one index over all the file's articles); each proposed span is labelled right when its
 token F1 against a gold answer is at least 0.5 (every span of an unanswerable question is wrong).
-A logistic regression over the span features (``rag.reader.scoring.FEATURES``) gives the
-confidence, P(right); a second one, the ranker, fitted on each span's token F1 as a soft label,
-predicts its expected F1 and picks the answer. Both are fitted with leave-one-article-out
+A logistic regression over the candidate features (``rag.reader.scoring.CONFIDENCE_FEATURES``)
+gives the confidence, P(right); a second one over the span features (``FEATURES``), the ranker,
+fitted on each span's token F1 as a soft label, predicts its expected F1 and picks the answer. Both are fitted with leave-one-article-out
 cross-validation: the reported calibration (ECE, reliability, risk-coverage)
 comes from out-of-fold predictions only. The threshold is the one that maximises SQuAD 2.0
 all-question F1 (an abstention scores 1 on an unanswerable question, 0 on an answerable one) on
@@ -36,7 +36,7 @@ from rag.metrics import token_f1
 from rag.onnx_checkpoint import file_sha256
 from rag.reader.features import checkpoint_files
 from rag.reader.model import DEFAULT_CHECKPOINT, Reader
-from rag.reader.scoring import FEATURES, Combiner, Logistic
+from rag.reader.scoring import CONFIDENCE_FEATURES, FEATURES, Combiner, Logistic
 
 RIGHT_F1 = 0.5  # a span at least this close to a gold answer counts as a right answer
 MIN_ANSWERED = 0.8  # the default threshold still answers this share of answerable questions
@@ -102,9 +102,12 @@ def fit(rows: Sequence[dict], c: float = 1.0, features: Sequence[str] = FEATURES
     )
 
 
-def fit_combiner(rows: Sequence[dict], features: Sequence[str] = FEATURES, ranker: bool = True, threshold: float = 0.5) -> Combiner:
-    """The confidence model, and the expected-F1 ranker unless ``ranker`` is false."""
-    return Combiner(fit(rows, features=features), threshold, fit(rows, features=features, target="f1") if ranker else None)
+def fit_combiner(rows: Sequence[dict], features: Sequence[str] = CONFIDENCE_FEATURES,
+                 ranker_features: Sequence[str] | None = FEATURES, threshold: float = 0.5) -> Combiner:
+    """The confidence model over ``features``, and the expected-F1 ranker over ``ranker_features``
+    (none when that is None: the confidence then orders the candidates)."""
+    ranker = fit(rows, features=ranker_features, target="f1") if ranker_features is not None else None
+    return Combiner(fit(rows, features=features), threshold, ranker)
 
 
 def top_answers(rows: Sequence[dict], combiners: dict[str, Combiner]) -> list[dict]:
@@ -153,10 +156,11 @@ def threshold_table(tops: Sequence[dict]) -> list[dict]:
     return table
 
 
-def _cross_validated(rows: Sequence[dict], names: Sequence[str], features: Sequence[str], ranker: bool) -> tuple[Combiner, dict]:
+def _cross_validated(rows: Sequence[dict], names: Sequence[str], features: Sequence[str],
+                     ranker_features: Sequence[str] | None) -> tuple[Combiner, dict]:
     """Out-of-fold scores (leave one group out) and the combiner fitted on every group, with the
     threshold chosen on the out-of-fold curve."""
-    out_of_fold = {g: fit_combiner([r for r in rows if r["group"] != g], features, ranker) for g in names}
+    out_of_fold = {g: fit_combiner([r for r in rows if r["group"] != g], features, ranker_features) for g in names}
     tops = top_answers(rows, out_of_fold)
     table = threshold_table(tops)
     allowed = [row for row in table if row["answered"] >= MIN_ANSWERED] or table[:1]
@@ -164,26 +168,28 @@ def _cross_validated(rows: Sequence[dict], names: Sequence[str], features: Seque
     confidence = np.array([t["confidence"] for t in tops])
     right = np.array([t["right"] for t in tops], dtype=float)
     summary = {
-        "features": list(features), "ranked_by": "expected F1" if ranker else "confidence",
+        "features": list(features), "ranked_by": "expected F1" if ranker_features is not None else "confidence",
+        "ranker_features": list(ranker_features) if ranker_features is not None else [],
         "ece_out_of_fold": round(expected_calibration_error(confidence, right), 4),
         "threshold": best["threshold"], "at_threshold": best, "curve": table,
         "by_source": _by_source(tops, best["threshold"]),
         "confidence": confidence, "right": right,
     }
-    return fit_combiner(rows, features, ranker, best["threshold"]), summary
+    return fit_combiner(rows, features, ranker_features, best["threshold"]), summary
 
 
 def _by_source(tops: Sequence[dict], threshold: float) -> dict[str, dict]:
-    """Each question set's out-of-fold ECE and its row of the threshold table at ``threshold``."""
+    """Each question set's out-of-fold ECE, its threshold table, and that table's row at ``threshold``."""
     result = {}
     for source in sorted({t["source"] for t in tops}):
         own = [t for t in tops if t["source"] == source]
-        row = next(r for r in threshold_table(own) if r["threshold"] == threshold)
+        table = threshold_table(own)
         result[source] = {
             "questions": len(own),
             "ece_out_of_fold": round(expected_calibration_error(
                 np.array([t["confidence"] for t in own]), np.array([t["right"] for t in own], dtype=float)), 4),
-            "at_threshold": row,
+            "at_threshold": next(r for r in table if r["threshold"] == threshold),
+            "curve": table,
         }
     return result
 
@@ -201,22 +207,28 @@ def calibrate(question_sets: Sequence[QuestionSet], report_dir: Path | None) -> 
     answerer = question_sets[0].answerer
     if len(names) < 2:
         raise ValueError("calibration needs questions from at least two articles")
-    combiner, summary = _cross_validated(rows, names, FEATURES, ranker=True)
+    combiner, summary = _cross_validated(rows, names, CONFIDENCE_FEATURES, FEATURES)
     # one feature: an expected-F1 ranker would order the candidates as the confidence does
-    reader_only, reader_summary = _cross_validated(rows, names, ["margin"], ranker=False)
+    reader_only, reader_summary = _cross_validated(rows, names, ["margin"], None)
     confidence, right = summary.pop("confidence"), summary.pop("right")
-    for key in ("confidence", "right", "curve", "by_source"):
+    for key in ("confidence", "right", "curve"):
         reader_summary.pop(key)
+    reader_summary["by_source"] = _without_curves(reader_summary["by_source"])
     summary = {"questions": len(rows), "groups": names, "right_f1": RIGHT_F1, "min_answered": MIN_ANSWERED,
                "reader_passages": answerer.config.answer.reader_passages,
                "spans_per_passage": answerer.config.answer.spans_per_passage,
                **summary, "reader_alone": reader_summary}
     if report_dir is not None:
         write_plots(report_dir, confidence, right, summary["curve"], summary)
+    # the checkpoint's metadata keeps the numbers; the curves stay in the report's calibration.json
     return {
         "combiner": combiner.to_dict(), "combiner_reader_alone": reader_only.to_dict(),
-        "calibration": {k: v for k, v in summary.items() if k != "curve"},
+        "calibration": {**{k: v for k, v in summary.items() if k != "curve"}, "by_source": _without_curves(summary["by_source"])},
     }
+
+
+def _without_curves(by_source: dict[str, dict]) -> dict[str, dict]:
+    return {name: {k: v for k, v in part.items() if k != "curve"} for name, part in by_source.items()}
 
 
 def write_plots(folder: Path, confidence: np.ndarray, right: np.ndarray, table: list[dict], summary: dict) -> None:

@@ -2,11 +2,12 @@
 
 Every span the reader proposes becomes a candidate with a few general features (how far it
 beats "no answer" in its window, how it compares with the other candidates, the rank of its
-passage, whether other articles give the same text). A logistic combiner, fitted on held-out
-questions by ``rag.reader.calibrate`` and stored in the checkpoint's metadata, turns them into
-the probability that the candidate is a right answer, the confidence shown to the user; a
-second logistic model over the same features, the ranker, predicts the candidate's expected
-token F1 and orders the candidates.
+passage, whether other articles give the same text, how closely the archive matches the
+question). A logistic combiner, fitted on held-out questions by ``rag.reader.calibrate`` and
+stored in the checkpoint's metadata, turns them into the probability that the candidate is a
+right answer, the confidence shown to the user; a second logistic model, the ranker, predicts
+the candidate's expected token F1 from the span features (``FEATURES``) and orders the
+candidates.
 """
 from __future__ import annotations
 
@@ -18,8 +19,14 @@ from typing import Any, Sequence
 import numpy as np
 
 from rag.reader.model import SpanScore
+from rag.types import Passage
 
+# what the ranker orders the candidates of one question by: the spans and their passages
 FEATURES = ("margin", "span_prob", "best_margin", "lead", "inv_rank", "agreement", "words")
+# what the confidence reads besides: how well the archive matches the question. People's questions
+# over news and SQuAD's adversarial ones are right at different rates for the same span features;
+# these tell the two kinds apart, so that one combiner is calibrated on both (docs/reader.md)
+CONFIDENCE_FEATURES = FEATURES + ("top_dense", "passage_dense", "question_words")
 
 
 @dataclass
@@ -45,10 +52,15 @@ def normalize(text: str) -> str:
     return " ".join(_PUNCT.sub(" ", text.lower()).split())
 
 
-def add_features(candidates: list[Candidate], passage_ranks: Sequence[int]) -> None:
-    """Fill ``features`` of every candidate of one question."""
+def add_features(candidates: list[Candidate], passages: Sequence[Passage], question: str) -> None:
+    """Fill ``features`` of every candidate of one question; ``passages`` are all the passages
+    retrieved for it, best first (a candidate's ``passage`` indexes them)."""
     if not candidates:
         return
+    dense = [p.dense_score for p in passages if p.dense_score is not None]
+    # a passage that only BM25 found scored below every dense hit
+    top_dense, lowest_dense = (max(dense), min(dense)) if dense else (0.0, 0.0)
+    question_words = math.log1p(len(question.split()))
     best_margin = max(c.span.margin for c in candidates)
     by_passage: dict[int, list[Candidate]] = {}
     for c in candidates:
@@ -66,15 +78,19 @@ def add_features(candidates: list[Candidate], passage_ranks: Sequence[int]) -> N
         for c, weight in zip(window, weights[1:]):
             key = normalize(c.text)
             others = [m for t, m in best_by_text.items() if t != key]
+            passage = passages[c.passage]
             c.features = {
                 "margin": c.span.margin,
                 "span_prob": float(weight / weights.sum()),
                 "best_margin": best_margin,
                 # how far it beats the best different answer (10 when it has no rival)
                 "lead": c.span.margin - max(others) if others else 10.0,
-                "inv_rank": 1.0 / passage_ranks[c.passage],
+                "inv_rank": 1.0 / passage.rank,
                 "agreement": float(min(len(docs_by_text[key]) - 1, 3)),
                 "words": math.log1p(len(c.text.split())),
+                "top_dense": top_dense,
+                "passage_dense": passage.dense_score if passage.dense_score is not None else lowest_dense,
+                "question_words": question_words,
             }
 
 

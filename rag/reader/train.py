@@ -54,8 +54,8 @@ class TrainingSettings:
     # answer (rag.reader.data.retrieved_negatives): the distractors the reader meets at answer time
     retrieved_negative_share: float = 0.0
     # each of people's questions (--questions) is trained on this many times an epoch: they are
-    # few beside the generated ones
-    question_repeats: int = 1
+    # few beside the generated ones (the shipped run: 800 questions, 3 times; docs/reader.md)
+    question_repeats: int = 3
     validation_articles: tuple[str, ...] = DEFAULT_VALIDATION_ARTICLES
     freeze_word_embeddings: bool = True  # 30k x 384 rows barely move in 2 epochs; saves time
     max_answer_tokens: int = 30
@@ -163,8 +163,10 @@ def synthetic_examples(corpus: Path, split: Path | None, cache: Path, seed: int)
 
 
 def train(squad: Path, out: Path, settings: TrainingSettings, synthetic: Sequence[ReaderExample] = (),
-          report_dir: Path | None = None, progress: bool = True, people: Sequence[ReaderExample] = ()) -> dict[str, Any]:
-    """Fine-tune, validate every epoch, export int8 ONNX into ``out``; returns the metadata."""
+          report_dir: Path | None = None, progress: bool = True, people: Sequence[ReaderExample] = (),
+          people_file: Path | None = None) -> dict[str, Any]:
+    """Fine-tune, validate every epoch, export int8 ONNX into ``out``; returns the metadata.
+    ``people`` are people's questions read from ``people_file`` (recorded by name and sha256)."""
     import torch
     from tqdm.auto import tqdm
     from transformers import AutoModelForQuestionAnswering
@@ -252,6 +254,7 @@ def train(squad: Path, out: Path, settings: TrainingSettings, synthetic: Sequenc
             "synthetic_questions": len(synthetic),
             "synthetic_generator_version": _generator_version() if synthetic else None,
             "people_questions": len(people),
+            "people_questions_file": {"file": people_file.name, "sha256": file_sha256(people_file)} if people_file else None,
             "retrieved_negatives": len(retrieved),
             "training_windows": len(windows),
             "answer_windows": int((targets[:, 0] > 0).sum()),
@@ -367,7 +370,8 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("the combiner must be fitted on questions the reader was not trained on: "
                              "--news-questions and --questions name the same file")
         people = question_examples(args.questions, args.questions_corpus)
-    metadata = train(args.squad, args.out, settings, synthetic, args.report, progress=not args.quiet, people=people)
+    metadata = train(args.squad, args.out, settings, synthetic, args.report, progress=not args.quiet,
+                     people=people, people_file=args.questions)
     last = metadata["training"]["per_epoch"][-1]
     print(f"reader written to {args.out} ({metadata['size_bytes'] / 1e6:.1f} MB, sha256 {metadata['sha256'][:12]}) "
           f"in {metadata['training']['seconds']:.0f} s; validation {last}; int8 {metadata['training']['int8_validation']}")
