@@ -133,6 +133,9 @@ class Answerer:
             passages = self.retriever.search(
                 query, k=max(k or self.config.retrieval.k, self.config.answer.passages), mode=mode, where=where,
             )
+            if (mode or self.config.retrieval.mode) == "bm25":
+                # the confidence was fitted on passages that carry their dense cosine (hybrid search)
+                passages = self.retriever.with_dense_scores(query, passages)
             retrieved = time.perf_counter()
             answer = self._answer(question, reader_question(question, history), passages, threshold, answers)
             answer.passages = passages[: k or self.config.retrieval.k]
@@ -159,7 +162,9 @@ class Answerer:
                 continue
             found.append(Candidate(span.context, passage.doc_id, passage.start + span.start,
                                    passage.start + span.end, text, span))
-        add_features(found, passages, question)
+        # the passages retrieved for answering, not the more a caller may show (``k``): the
+        # features were fitted on that many
+        add_features(found, passages[: self.config.answer.passages], question)
         return self.combiner.rank(found)
 
     def _answer(self, question: str, reading: str, passages: list[Passage], threshold: float, answers: int) -> Answer:

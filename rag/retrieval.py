@@ -73,6 +73,18 @@ class Retriever:
             results.append(self._passages(hits, k))
         return results
 
+    def with_dense_scores(self, question: str, passages: Sequence[Passage]) -> list[Passage]:
+        """``passages`` with the question's dense cosine filled in for each that lacks one, as after
+        a BM25 search; the ranking is left as it is. The answer's confidence reads these scores."""
+        if all(p.dense_score is not None for p in passages):
+            return list(passages)
+        docs = frozenset(p.doc_id for p in passages)
+        rows = sum(len(self.index.chunk_rows(doc)) for doc in docs)
+        vector = self.embedder.embed_queries([question])[0]
+        # a search restricted to the passages' documents scores each of their chunks exactly
+        scores = {hit.row: hit.score for hit in self.index.store.dense(vector, rows, SearchFilter(docs=docs))}
+        return [p if p.dense_score is not None else replace(p, dense_score=scores.get(p.chunk_row)) for p in passages]
+
     def _passages(self, hits: Sequence[Hit], k: int) -> list[Passage]:
         """The top ``k`` results, each near-duplicate passage folded into the first that carries it."""
         index = self.index

@@ -111,6 +111,15 @@ def test_the_threshold_withholds_and_the_default_comes_from_the_checkpoint(answe
     assert not answerer.ask(question, threshold=0.0).abstained
 
 
+def test_a_keyword_search_answers_with_the_features_the_confidence_was_fitted_on(answerer):
+    hybrid = answerer.ask("Who is the new captain of the ferry?")
+    keyword = answerer.ask("Who is the new captain of the ferry?", mode="bm25")
+    # BM25 gives no cosines of its own; the answerer fills them in rather than reading them as 0
+    assert keyword.answer == hybrid.answer == "Marta Lindqvist"
+    assert 0.3 < keyword.evidence["passage_dense"] <= keyword.evidence["top_dense"]
+    assert all(p.dense_score is not None for p in keyword.passages)
+
+
 def test_ask_is_ask_batch_of_one(answerer):
     question = "Why do adult tickets cost more now?"
     single = answerer.ask(question).to_dict()

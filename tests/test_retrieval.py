@@ -55,6 +55,17 @@ def test_every_mode_returns_ranked_passages_with_their_score_parts(retriever, mo
         assert any(p.dense_score is not None and p.bm25_score is not None for p in passages)
 
 
+def test_a_keyword_search_gets_the_dense_cosine_of_each_passage_filled_in(retriever):
+    question = "Putin Khan meeting Kremlin"
+    keyword = retriever.search(question, k=4, mode="bm25")
+    filled = retriever.with_dense_scores(question, keyword)
+    # the ranking is the keyword search's; each passage now carries its chunk's cosine with the question
+    assert [(p.chunk_row, p.rank, p.bm25_score) for p in filled] == [(p.chunk_row, p.rank, p.bm25_score) for p in keyword]
+    vectors, query = retriever.index.store.vectors(), retriever.embedder.embed_queries([question])[0]
+    assert all(p.dense_score == pytest.approx(float(vectors[p.chunk_row] @ query), abs=1e-4) for p in filled)
+    assert retriever.with_dense_scores(question, filled) == filled
+
+
 def test_near_duplicate_passages_collapse_into_one_result(retriever):
     passages = retriever.search("US allies seeking Pakistan support for the UNGA resolution", k=5)
     places = [(p.doc_id, *(d for d, _, _ in p.duplicates)) for p in passages]
