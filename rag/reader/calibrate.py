@@ -5,9 +5,10 @@ mode: one index over all the file's articles); each proposed span is labelled ri
 token F1 against a gold answer is at least 0.5 (every span of an unanswerable question is wrong).
 A logistic regression over the candidate features (``rag.reader.scoring.CONFIDENCE_FEATURES``)
 gives the confidence, P(right); a second one over the span features (``FEATURES``), the ranker,
-fitted on each span's token F1 as a soft label, predicts its expected F1 and picks the answer. Both are fitted with leave-one-article-out
-cross-validation: the reported calibration (ECE, reliability, risk-coverage)
-comes from out-of-fold predictions only. The threshold is the one that maximises SQuAD 2.0
+fitted on each span's token F1 as a soft label, predicts its expected F1 and picks the answer.
+Both are fitted with leave-one-group-out cross-validation (a group is an article, or a fold of
+news articles): the reported calibration (ECE, reliability, risk-coverage) comes from
+out-of-fold predictions only. The threshold is the one that maximises SQuAD 2.0
 all-question F1 (an abstention scores 1 on an unanswerable question, 0 on an answerable one) on
 those out-of-fold predictions among the thresholds that still answer at least ``MIN_ANSWERED`` of the
 answerable questions (SQuAD 2.0's adversarial unanswerable questions are half of the file, where a
