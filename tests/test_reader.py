@@ -111,7 +111,7 @@ def test_training_defaults_reproduce_the_shipped_checkpoint_settings():
     # the reader trained on the first set of people's questions; the combiner was fitted on the
     # second, which the reader never read (the files the README's training command names)
     calibration_sets = REPOSITORY / "eval" / "calibration"
-    trained_on = metadata["training"]["people_questions_file"]
+    (trained_on,) = metadata["training"]["people_questions_files"]
     assert trained_on["sha256"] == file_sha256(calibration_sets / trained_on["file"]) and metadata["training"]["people_questions"] == 800
     fitted_on = metadata["calibration"]["news_questions"]
     assert fitted_on["sha256"] == file_sha256(calibration_sets / fitted_on["file"]) != trained_on["sha256"]
@@ -254,6 +254,14 @@ def test_train_reader_refuses_to_calibrate_on_the_questions_it_trains_on(tmp_pat
                               "--questions-corpus", str(corpus), "--news-questions", str(path),
                               "--news-corpus", str(corpus)])
     with pytest.raises(ValueError, match="questions the reader was not trained on"):
+        train.run(args)
+    # several files may train the reader; none of them may also calibrate it
+    other = tmp_path / "other.jsonl"
+    other.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    args = parser.parse_args(["--squad", str(tmp_path / "missing.json"), "--questions", str(other), str(path),
+                              "--questions-corpus", str(corpus), "--news-questions", str(path),
+                              "--news-corpus", str(corpus)])
+    with pytest.raises(ValueError, match="--news-questions is one of the --questions files"):
         train.run(args)
     args = parser.parse_args(["--squad", str(tmp_path / "missing.json"), "--questions", str(path)])
     with pytest.raises(ValueError, match="--questions needs --questions-corpus"):

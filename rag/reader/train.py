@@ -164,9 +164,9 @@ def synthetic_examples(corpus: Path, split: Path | None, cache: Path, seed: int)
 
 def train(squad: Path, out: Path, settings: TrainingSettings, synthetic: Sequence[ReaderExample] = (),
           report_dir: Path | None = None, progress: bool = True, people: Sequence[ReaderExample] = (),
-          people_file: Path | None = None) -> dict[str, Any]:
+          people_files: Sequence[Path] = ()) -> dict[str, Any]:
     """Fine-tune, validate every epoch, export int8 ONNX into ``out``; returns the metadata.
-    ``people`` are people's questions read from ``people_file`` (recorded by name and sha256)."""
+    ``people`` are people's questions read from ``people_files`` (recorded by name and sha256)."""
     import torch
     from tqdm.auto import tqdm
     from transformers import AutoModelForQuestionAnswering
@@ -254,7 +254,7 @@ def train(squad: Path, out: Path, settings: TrainingSettings, synthetic: Sequenc
             "synthetic_questions": len(synthetic),
             "synthetic_generator_version": _generator_version() if synthetic else None,
             "people_questions": len(people),
-            "people_questions_file": {"file": people_file.name, "sha256": file_sha256(people_file)} if people_file else None,
+            "people_questions_files": [{"file": path.name, "sha256": file_sha256(path)} for path in people_files],
             "retrieved_negatives": len(retrieved),
             "training_windows": len(windows),
             "answer_windows": int((targets[:, 0] > 0).sum()),
@@ -334,7 +334,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="word pieces per window, question included")
     parser.add_argument("--stride", type=int, default=defaults.windows.stride,
                         help="context word pieces shared by consecutive windows")
-    parser.add_argument("--questions", type=Path, metavar="FILE.jsonl",
+    parser.add_argument("--questions", type=Path, nargs="+", metavar="FILE.jsonl",
                         help="people's questions over news to train on as well (gold format, each naming its 'article')")
     parser.add_argument("--questions-corpus", type=Path, metavar="DIR", help="the folder of the articles --questions were written over")
     parser.add_argument("--question-repeats", type=int, default=defaults.question_repeats,
@@ -366,12 +366,12 @@ def run(args: argparse.Namespace) -> int:
     if args.questions is not None:
         if args.questions_corpus is None:
             raise ValueError("--questions needs --questions-corpus, the folder of the articles they were written over")
-        if news is not None and news.questions.resolve() == args.questions.resolve():
+        if news is not None and news.questions.resolve() in {path.resolve() for path in args.questions}:
             raise ValueError("the combiner must be fitted on questions the reader was not trained on: "
-                             "--news-questions and --questions name the same file")
-        people = question_examples(args.questions, args.questions_corpus)
+                             "--news-questions is one of the --questions files")
+        people = [example for path in args.questions for example in question_examples(path, args.questions_corpus)]
     metadata = train(args.squad, args.out, settings, synthetic, args.report, progress=not args.quiet,
-                     people=people, people_file=args.questions)
+                     people=people, people_files=args.questions or ())
     last = metadata["training"]["per_epoch"][-1]
     print(f"reader written to {args.out} ({metadata['size_bytes'] / 1e6:.1f} MB, sha256 {metadata['sha256'][:12]}) "
           f"in {metadata['training']['seconds']:.0f} s; validation {last}; int8 {metadata['training']['int8_validation']}")
