@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -80,9 +81,26 @@ def scratch_engine(tmp_path: Path, sample_index: Path, embedder: Embedder):
     return engine_over_copy(sample_index, tmp_path, embedder)
 
 
-# public benchmark data, read by path and never copied: ../shared/benchmarks beside the checkout,
-# or RAG_BENCHMARKS for a checkout kept elsewhere
-BENCHMARKS = Path(os.environ.get("RAG_BENCHMARKS") or Path(__file__).resolve().parents[2] / "shared" / "benchmarks")
+def _benchmarks() -> Path:
+    """Public benchmark data, read by path and never copied: RAG_BENCHMARKS when set, else
+    ../shared/benchmarks beside the checkout, or beside the checkout it was cloned from (a local
+    `git clone . /tmp/x` keeps its origin's path)."""
+    if os.environ.get("RAG_BENCHMARKS"):
+        return Path(os.environ["RAG_BENCHMARKS"])
+    repository = Path(__file__).resolve().parents[1]
+    beside = repository.parent / "shared" / "benchmarks"
+    if beside.is_dir():
+        return beside
+    origin = subprocess.run(["git", "-C", str(repository), "config", "--get", "remote.origin.url"],
+                            capture_output=True, text=True).stdout.strip()
+    if origin and Path(origin).is_dir():
+        cloned_from = Path(origin).resolve().parent / "shared" / "benchmarks"
+        if cloned_from.is_dir():
+            return cloned_from
+    return beside
+
+
+BENCHMARKS = _benchmarks()
 
 
 def benchmark_path(relative: str) -> Path:
