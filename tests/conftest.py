@@ -1,6 +1,7 @@
 """Shared fixtures: the real model loaded once, and a real index over the sample corpus."""
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -81,6 +82,7 @@ def scratch_engine(tmp_path: Path, sample_index: Path, embedder: Embedder):
     return engine_over_copy(sample_index, tmp_path, embedder)
 
 
+@functools.cache
 def _benchmarks() -> Path:
     """Public benchmark data, read by path and never copied: RAG_BENCHMARKS when set, else
     ../shared/benchmarks beside the checkout, or beside the checkout it was cloned from (a local
@@ -100,11 +102,8 @@ def _benchmarks() -> Path:
     return beside
 
 
-BENCHMARKS = _benchmarks()
-
-
 def benchmark_path(relative: str) -> Path:
-    path = BENCHMARKS / relative
+    path = _benchmarks() / relative
     if not path.exists():
         pytest.fail(f"{path} is missing: the tests read public benchmark data from ../shared/benchmarks "
                     "(set RAG_BENCHMARKS=DIR for a checkout kept elsewhere)")
