@@ -76,6 +76,15 @@ def encode(
     )
 
 
+def coverage(windows: Windows, contexts: Sequence[str]) -> float:
+    """The share of the contexts' text (up to each one's last non-space character) that their
+    windows read to the end of: 1.0 unless a tokenizer cuts overflow windows short."""
+    reach = np.zeros(len(contexts), dtype=np.int64)
+    np.maximum.at(reach, windows.context_of, windows.offsets[:, :, 1].max(axis=1))
+    lengths = np.array([len(context.rstrip()) for context in contexts], dtype=np.int64)
+    return float(np.minimum(reach, lengths).sum() / max(1, lengths.sum()))
+
+
 def _clip_question(tokenizer: Any, question: str, max_tokens: int) -> str:
     """A question cut to its first ``max_tokens`` word pieces (a long follow-up keeps its start)."""
     encoded = tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
