@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -120,3 +121,34 @@ def squad_file() -> Path:
 def bbc_news() -> Path:
     """The BBC News corpus, whose heldout articles the blind gold sets ask about."""
     return benchmark_path("bbc-news")
+
+
+# a SQuAD 2.0 file small enough to train on in seconds: two articles, answerable and not
+TINY_SQUAD = {
+    "Ferries": [
+        ("The Kelbrook ferry carried a record 912 passengers on Sunday, the operator said.",
+         [("How many passengers did the Kelbrook ferry carry?", "912"), ("Who bought the ferry?", None)]),
+        ("Its new captain, Marta Lindqvist, took over the route in March 2021.",
+         [("Who is the new captain?", "Marta Lindqvist"), ("When did she take over the route?", "March 2021")]),
+    ],
+    "Harbours": [
+        ("Tickets now cost £14 for adults because fuel prices rose sharply last winter.",
+         [("How much does an adult ticket cost?", "£14"), ("How much does a child's ticket cost?", None)]),
+    ],
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_squad_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = []
+    for title, paragraphs in TINY_SQUAD.items():
+        rows = []
+        for p, (context, questions) in enumerate(paragraphs):
+            qas = [{"id": f"{title}-{p}-{q}", "question": question, "is_impossible": answer is None,
+                    "answers": [] if answer is None else [{"text": answer, "answer_start": context.index(answer)}]}
+                   for q, (question, answer) in enumerate(questions)]
+            rows.append({"context": context, "qas": qas})
+        data.append({"title": title, "paragraphs": rows})
+    path = tmp_path_factory.mktemp("squad") / "tiny-squad.json"
+    path.write_text(json.dumps({"version": "v2.0", "data": data}), encoding="utf-8")
+    return path

@@ -52,9 +52,6 @@ from rag.reader.data import ReaderExample, write_examples
 from rag.reader.questions import Candidate, acceptable, candidates, write_question
 from rag.types import Document, Span
 
-# bumped whenever the generator's output under its defaults changes, so that a cached set is
-# not reused stale. 4: the defaults give version 1's output again (2 and 3 were trials)
-GENERATOR_VERSION = 4
 MAX_WINDOW_CHARS = 900
 
 

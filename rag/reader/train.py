@@ -21,14 +21,15 @@ from typing import Any, Sequence
 import numpy as np
 
 from rag.embedding import DEFAULT_MODEL, resolve_model_path
-from rag.metrics import exact_match, token_f1
 from rag.onnx_checkpoint import file_sha256
 from rag.reader.calibrate import add_news_arguments, calibrate_checkpoint, news_from_args
-from rag.reader.data import (ReaderExample, question_examples, read_examples, read_squad, retrieved_negatives,
-                             write_examples)
+from rag.reader.data import (GENERATOR_VERSION, ReaderExample, question_examples, read_examples, read_squad,
+                             retrieved_negatives, write_examples)
 from rag.reader.export import export_int8
-from rag.reader.features import WindowSettings, Windows, answer_positions, checkpoint_files, encode, load_tokenizer
-from rag.reader.model import DEFAULT_CHECKPOINT, decode_spans
+from rag.reader.features import (WindowSettings, Windows, answer_positions, checkpoint_files, coverage, encode,
+                                 load_tokenizer)
+from rag.reader.model import DEFAULT_CHECKPOINT
+from rag.reader.validation import evaluate_predictions, predict, squad_gold_answers, write_training_report
 
 DEFAULT_VALIDATION_ARTICLES = ("Normans", "1973_oil_crisis")
 
@@ -93,59 +94,15 @@ def _batches(lengths: np.ndarray, batch_size: int, rng: random.Random) -> list[n
     return batches
 
 
-def _tensors(windows: Windows, rows: np.ndarray, torch: Any) -> dict[str, Any]:
+def _tensors(windows: Windows, rows: np.ndarray, torch: Any, device: str = "cpu") -> dict[str, Any]:
     length = int(windows.attention_mask[rows].sum(axis=1).max())
-    return {k: torch.from_numpy(np.ascontiguousarray(v[:, :length])) for k, v in windows.model_inputs(rows).items()}
-
-
-def predict(logits_fn, windows: Windows, examples: Sequence[ReaderExample], max_answer_tokens: int,
-            batch_size: int = 64) -> list[tuple[str, float]]:
-    """For each example: its best span and that span's margin over "no answer" (open SQuAD 2.0
-    style: empty string when no span beats the null score)."""
-    start = np.full(windows.input_ids.shape, -1e4, dtype=np.float32)
-    end = start.copy()
-    for at in range(0, len(windows), batch_size):
-        rows = np.arange(at, min(at + batch_size, len(windows)))
-        s, e = logits_fn(windows, rows)
-        start[rows, : s.shape[1]], end[rows, : e.shape[1]] = s, e
-    best: dict[int, tuple[float, str]] = {}
-    nulls: dict[int, float] = {}
-    for span in decode_spans(start, end, windows, top_n=1, max_answer_tokens=max_answer_tokens):
-        text = examples[span.context].context[span.start : span.end]
-        if span.context not in best or span.score > best[span.context][0]:
-            best[span.context] = (span.score, text)
-        nulls[span.context] = min(nulls.get(span.context, np.inf), span.null_score)
-    return [(best[i][1], best[i][0] - nulls[i]) if i in best else ("", -np.inf) for i in range(len(examples))]
-
-
-def evaluate_predictions(examples: Sequence[ReaderExample], predictions: list[tuple[str, float]],
-                         golds: dict[str, list[str]]) -> dict[str, float]:
-    """Answerable EM/F1 of the best span (the reader given the gold paragraph), and SQuAD 2.0
-    all-question EM/F1 with the null score as the abstention rule."""
-    answerable = [(e, p) for e, p in zip(examples, predictions) if e.answerable]
-    unanswerable = [(e, p) for e, p in zip(examples, predictions) if not e.answerable]
-    em = float(np.mean([exact_match(p[0], golds[e.qid]) for e, p in answerable])) if answerable else 0.0
-    f1 = float(np.mean([token_f1(p[0], golds[e.qid]) for e, p in answerable])) if answerable else 0.0
-    all_f1 = [token_f1(p[0], golds[e.qid]) if p[1] > 0 else 0.0 for e, p in answerable]
-    all_f1 += [1.0 if p[1] <= 0 else 0.0 for _, p in unanswerable]
-    return {
-        "answerable_em": round(em, 4), "answerable_f1": round(f1, 4),
-        "no_answer_accuracy": round(float(np.mean([p[1] <= 0 for _, p in unanswerable])), 4) if unanswerable else 0.0,
-        "all_f1_null_rule": round(float(np.mean(all_f1)), 4),
-    }
-
-
-def _gold_answers(path: Path) -> dict[str, list[str]]:
-    data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
-    return {
-        qa["id"]: [a["text"] for a in qa.get("answers", [])]
-        for article in data for paragraph in article["paragraphs"] for qa in paragraph["qas"]
-    }
+    return {k: torch.from_numpy(np.ascontiguousarray(v[:, :length])).to(device)
+            for k, v in windows.model_inputs(rows).items()}
 
 
 def synthetic_cache(corpus: Path, seed: int) -> Path:
     """Where generated questions over ``corpus`` are cached: by corpus, seed and generator version."""
-    return Path("eval/.cache") / f"synthetic-{corpus.name}-{seed}-g{_generator_version()}.jsonl"
+    return Path("eval/.cache") / f"synthetic-{corpus.name}-{seed}-g{GENERATOR_VERSION}.jsonl"
 
 
 def synthetic_examples(corpus: Path, split: Path | None, cache: Path, seed: int) -> list[ReaderExample]:
@@ -162,11 +119,37 @@ def synthetic_examples(corpus: Path, split: Path | None, cache: Path, seed: int)
     return examples
 
 
-def train(squad: Path, out: Path, settings: TrainingSettings, synthetic: Sequence[ReaderExample] = (),
-          report_dir: Path | None = None, progress: bool = True, people: Sequence[ReaderExample] = (),
-          people_files: Sequence[Path] = ()) -> dict[str, Any]:
-    """Fine-tune, validate every epoch, export int8 ONNX into ``out``; returns the metadata.
-    ``people`` are people's questions read from ``people_files`` (recorded by name and sha256)."""
+@dataclass
+class FittedReader:
+    """A fine-tuned reader before export: the model (on the CPU) and what its run recorded."""
+
+    model: Any
+    losses: list[float]  # training loss per batch
+    epochs: list[dict[str, Any]]  # per epoch: mean loss and the held-out SQuAD scores
+    counts: dict[str, int]  # examples and windows of each kind it was trained on
+    device: str
+    started: float  # time.time() when the run began
+
+
+def resolve_device(name: str = "auto") -> str:
+    """``auto``: the GPU when PyTorch sees one, else the CPU; ``cpu`` / ``cuda`` as asked."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: PyTorch sees no GPU here (use --device cpu or auto)")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda, not {name!r}")
+    return name
+
+
+def fit(squad: Path, settings: TrainingSettings, synthetic: Sequence[ReaderExample] = (),
+        people: Sequence[ReaderExample] = (), device: str = "cpu", progress: bool = True) -> FittedReader:
+    """Fine-tune all-MiniLM-L6-v2 with a start/end head, scoring the held-out SQuAD articles after
+    every epoch. ``people`` are people's questions over whole articles, read
+    ``settings.question_repeats`` times an epoch. Seeded: the same settings and data give the
+    same batches in the same order on any device."""
     import torch
     from tqdm.auto import tqdm
     from transformers import AutoModelForQuestionAnswering
@@ -186,14 +169,19 @@ def train(squad: Path, out: Path, settings: TrainingSettings, synthetic: Sequenc
     examples += retrieved
     tokenizer = load_tokenizer(DEFAULT_MODEL)
     windows, targets = featurize(tokenizer, examples, settings.windows)
+    read = coverage(windows, [e.context for e in examples])
+    if read < 0.99:  # a few characters a tokenizer drops (control characters) are not worth an error
+        raise RuntimeError(f"the tokenizer's windows reach only {read:.0%} of the training text: its overflow "
+                           "windows stop short (tokenizers 0.23.1 and 0.23.2 do); install another version")
     keep = np.array([t[0] > 0 or rng.random() < settings.negative_share for t in targets])
     windows, targets = _slice(windows, np.nonzero(keep)[0], trim=False), targets[keep]
     val_windows, _ = featurize(tokenizer, squad_val, settings.windows)
-    golds = _gold_answers(squad)
+    golds = squad_gold_answers(squad)
 
     model = AutoModelForQuestionAnswering.from_pretrained(str(resolve_model_path(DEFAULT_MODEL)), local_files_only=True)
     if settings.freeze_word_embeddings:
         model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
+    model.to(device)
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=settings.learning_rate, weight_decay=settings.weight_decay)
     lengths = windows.attention_mask.sum(axis=1)
@@ -206,8 +194,8 @@ def train(squad: Path, out: Path, settings: TrainingSettings, synthetic: Sequenc
 
     def torch_logits(batch_windows: Windows, rows: np.ndarray):
         with torch.no_grad():
-            output = model(**_tensors(batch_windows, rows, torch))
-        return output.start_logits.numpy(), output.end_logits.numpy()
+            output = model(**_tensors(batch_windows, rows, torch, device))
+        return output.start_logits.float().cpu().numpy(), output.end_logits.float().cpu().numpy()
 
     losses: list[float] = []
     epochs: list[dict[str, Any]] = []
@@ -215,8 +203,8 @@ def train(squad: Path, out: Path, settings: TrainingSettings, synthetic: Sequenc
     for epoch in range(settings.epochs):
         model.train()
         for rows in _batches(lengths, settings.batch_size, rng):
-            inputs = _tensors(windows, rows, torch)
-            target = torch.from_numpy(targets[rows])
+            inputs = _tensors(windows, rows, torch, device)
+            target = torch.from_numpy(targets[rows]).to(device)
             output = model(**inputs, start_positions=target[:, 0], end_positions=target[:, 1])
             output.loss.backward()
             torch.nn.utils.clip_grad_norm_(parameters, 1.0)
@@ -231,13 +219,23 @@ def train(squad: Path, out: Path, settings: TrainingSettings, synthetic: Sequenc
         epochs.append({"epoch": epoch + 1, "train_loss": round(float(np.mean(losses[-steps_per_epoch:])), 4), **scores})
         bar.write(f"epoch {epoch + 1}: {epochs[-1]}")
     bar.close()
+    counts = {
+        "squad_train_questions": len(squad_train), "synthetic_questions": len(synthetic),
+        "people_questions": len(people), "retrieved_negatives": len(retrieved),
+        "training_windows": len(windows), "answer_windows": int((targets[:, 0] > 0).sum()),
+    }
+    return FittedReader(model.to("cpu").eval(), losses, epochs, counts, device, started)
+
+
+def write_checkpoint(fitted: FittedReader, out: Path, settings: TrainingSettings, squad: Path,
+                     people_files: Sequence[Path] = ()) -> dict[str, Any]:
+    """Export ``fitted`` to int8 ONNX in ``out`` with its metadata (``reader.json``), score the
+    int8 file on the held-out SQuAD articles, and return the metadata."""
+    from rag.reader.model import Reader
 
     out.mkdir(parents=True, exist_ok=True)
     model_path, metadata_path = checkpoint_files(out)
-    guards = export_int8(model, model_path)
-
-    from rag.reader.model import Reader
-
+    guards = export_int8(fitted.model, model_path)
     metadata = {
         "format": 1,
         "base_model": DEFAULT_MODEL,
@@ -250,33 +248,41 @@ def train(squad: Path, out: Path, settings: TrainingSettings, synthetic: Sequenc
         "training": {
             **{k: v for k, v in asdict(settings).items() if k != "windows"},
             "squad_file": squad.name,
-            "squad_train_questions": len(squad_train),
-            "synthetic_questions": len(synthetic),
-            "synthetic_generator_version": _generator_version() if synthetic else None,
-            "people_questions": len(people),
+            "squad_train_questions": fitted.counts["squad_train_questions"],
+            "synthetic_questions": fitted.counts["synthetic_questions"],
+            "synthetic_generator_version": GENERATOR_VERSION if fitted.counts["synthetic_questions"] else None,
+            "people_questions": fitted.counts["people_questions"],
             "people_questions_files": [{"file": path.name, "sha256": file_sha256(path)} for path in people_files],
-            "retrieved_negatives": len(retrieved),
-            "training_windows": len(windows),
-            "answer_windows": int((targets[:, 0] > 0).sum()),
-            "seconds": round(time.time() - started, 1),
-            "per_epoch": epochs,
+            "retrieved_negatives": fitted.counts["retrieved_negatives"],
+            "training_windows": fitted.counts["training_windows"],
+            "answer_windows": fitted.counts["answer_windows"],
+            "device": fitted.device,
+            "seconds": round(time.time() - fitted.started, 1),
+            "per_epoch": fitted.epochs,
         },
     }
     metadata_path.write_text(json.dumps(metadata, indent=2), encoding="utf-8")
+    _, squad_val = split_squad(list(read_squad(squad)), settings.validation_articles)
+    val_windows, _ = featurize(load_tokenizer(DEFAULT_MODEL), squad_val, settings.windows)
     int8 = Reader(out).warm_up()
     metadata["training"]["int8_validation"] = evaluate_predictions(
-        squad_val, predict(lambda w, r: int8.logits(_slice(w, r)), val_windows, squad_val, settings.max_answer_tokens), golds
+        squad_val, predict(lambda w, r: int8.logits(_slice(w, r)), val_windows, squad_val, settings.max_answer_tokens),
+        squad_gold_answers(squad),
     )
     metadata_path.write_text(json.dumps(metadata, indent=2), encoding="utf-8")
-    if report_dir is not None:
-        write_report(report_dir, losses, epochs, metadata)
     return metadata
 
 
-def _generator_version() -> int:
-    from rag.reader.synth import GENERATOR_VERSION  # here, not at the top: synth loads spaCy
-
-    return GENERATOR_VERSION
+def train(squad: Path, out: Path, settings: TrainingSettings, synthetic: Sequence[ReaderExample] = (),
+          report_dir: Path | None = None, progress: bool = True, people: Sequence[ReaderExample] = (),
+          people_files: Sequence[Path] = (), device: str = "cpu") -> dict[str, Any]:
+    """Fine-tune, validate every epoch, export int8 ONNX into ``out``; returns the metadata.
+    ``people`` are people's questions read from ``people_files`` (recorded by name and sha256)."""
+    fitted = fit(squad, settings, synthetic, people, device, progress)
+    metadata = write_checkpoint(fitted, out, settings, squad, people_files)
+    if report_dir is not None:
+        write_training_report(report_dir, fitted.losses, fitted.epochs, metadata)
+    return metadata
 
 
 def _slice(windows: Windows, rows: np.ndarray, trim: bool = True) -> Windows:
@@ -285,32 +291,6 @@ def _slice(windows: Windows, rows: np.ndarray, trim: bool = True) -> Windows:
         windows.input_ids[rows, :length], windows.attention_mask[rows, :length],
         windows.token_type_ids[rows, :length], windows.offsets[rows, :length], windows.context_of[rows],
     )
-
-
-def write_report(folder: Path, losses: list[float], epochs: list[dict[str, Any]], metadata: dict[str, Any]) -> None:
-    """``loss.png`` (training loss per batch, smoothed) and ``training.json`` (per-epoch scores)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "training.json").write_text(json.dumps(metadata, indent=2), encoding="utf-8")
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    window = 25
-    smooth = np.convolve(losses, np.ones(window) / window, mode="valid") if len(losses) > window else losses
-    left.plot(losses, alpha=0.3, label="batch")
-    left.plot(range(len(smooth)), smooth, label=f"mean of {window}")
-    left.set(xlabel="batch", ylabel="loss", title="training loss")
-    left.legend()
-    x = [e["epoch"] for e in epochs]
-    for key in ("answerable_em", "answerable_f1", "no_answer_accuracy"):
-        right.plot(x, [e[key] for e in epochs], marker="o", label=key)
-    right.set(xlabel="epoch", ylim=(0, 1), title="validation (held-out SQuAD articles, gold paragraph)")
-    right.legend()
-    figure.tight_layout()
-    figure.savefig(folder / "loss.png", dpi=100)
-    plt.close(figure)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -324,6 +304,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", type=Path, default=Path("eval/reports/reader-training"), help="training report folder")
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--lr", type=float, default=defaults.learning_rate)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--train-word-embeddings", action="store_true",
+                        help="fine-tune the word embeddings too (by default they stay frozen)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                        help="where to train: auto takes the GPU when PyTorch sees one")
     parser.add_argument("--synthetic-examples", type=int, default=defaults.synthetic_examples,
                         help="generated questions to sample (default: all)")
     parser.add_argument("--negative-share", type=float, default=defaults.negative_share,
@@ -349,8 +334,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     news = news_from_args(args)  # a bad option fails now, not after an hour of training
+    device = resolve_device(args.device)
     settings = TrainingSettings(
-        seed=args.seed, epochs=args.epochs, learning_rate=args.lr, synthetic_examples=args.synthetic_examples,
+        seed=args.seed, epochs=args.epochs, learning_rate=args.lr, batch_size=args.batch_size,
+        freeze_word_embeddings=not args.train_word_embeddings, synthetic_examples=args.synthetic_examples,
         negative_share=args.negative_share, retrieved_negative_share=args.retrieved_negative_share,
         question_repeats=args.question_repeats,
         windows=WindowSettings(max_length=args.max_length, stride=args.stride),
@@ -371,7 +358,7 @@ def run(args: argparse.Namespace) -> int:
                              "--news-questions is one of the --questions files")
         people = [example for path in args.questions for example in question_examples(path, args.questions_corpus)]
     metadata = train(args.squad, args.out, settings, synthetic, args.report, progress=not args.quiet,
-                     people=people, people_files=args.questions or ())
+                     people=people, people_files=args.questions or (), device=device)
     last = metadata["training"]["per_epoch"][-1]
     print(f"reader written to {args.out} ({metadata['size_bytes'] / 1e6:.1f} MB, sha256 {metadata['sha256'][:12]}) "
           f"in {metadata['training']['seconds']:.0f} s; validation {last}; int8 {metadata['training']['int8_validation']}")
