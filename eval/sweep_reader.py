@@ -38,7 +38,7 @@ from rag.gold import read_questions
 from rag.metrics import token_f1
 from rag.reader.data import ReaderExample, question_examples, read_examples
 from rag.reader.features import load_tokenizer
-from rag.reader.train import TrainingSettings, _tensors, featurize, fit, resolve_device, write_checkpoint
+from rag.reader.train import TrainingSettings, featurize, fit, resolve_device, torch_logits, write_checkpoint
 from rag.reader.validation import predict
 
 
@@ -65,17 +65,9 @@ def read_plan(path: Path) -> list[dict[str, Any]]:
 def proxy_scores(model: Any, device: str, examples: list[ReaderExample], golds: dict[str, list[str]],
                  settings: TrainingSettings, tokenizer: Any) -> dict[str, float]:
     """All-question F1 at the best margin threshold, and the best span's F1 on answerable ones."""
-    import torch
-
     windows, _ = featurize(tokenizer, examples, settings.windows)
     model.to(device).eval()
-
-    def logits(batch, rows):
-        with torch.no_grad():
-            output = model(**_tensors(batch, rows, torch, device))
-        return output.start_logits.float().cpu().numpy(), output.end_logits.float().cpu().numpy()
-
-    predictions = predict(logits, windows, examples, settings.max_answer_tokens, batch_size=128)
+    predictions = predict(torch_logits(model, device), windows, examples, settings.max_answer_tokens, batch_size=128)
     model.to("cpu")
     f1 = np.array([token_f1(text, golds[e.qid]) if e.answerable else 0.0 for e, (text, _) in zip(examples, predictions)])
     answerable = np.array([e.answerable for e in examples])
@@ -119,19 +111,19 @@ def main(argv: list[str] | None = None) -> int:
 
     results: list[dict[str, Any]] = []
     models: dict[str, Any] = {}
-    rate = windows = None  # training windows per second, and per epoch, as measured
+    rate = windows_per_epoch = None  # training windows per second, and per epoch, as measured
     for run in runs:
         settings = run["settings"]
         elapsed = time.time() - started
         if rate is not None:
-            foreseen = windows * settings.epochs / rate + 20  # 20 s: featurizing, scoring
+            foreseen = windows_per_epoch * settings.epochs / rate + 20  # 20 s: featurizing, scoring
             if elapsed + foreseen > args.budget:
                 results.append({"name": run["name"], "skipped": f"foreseen {foreseen:.0f} s, {elapsed:.0f} s spent"})
                 continue
         fitted = fit(args.squad, settings, synthetic, people, device, progress=False)
         seconds = time.time() - fitted.started
-        windows = fitted.counts["training_windows"]
-        rate = windows * settings.epochs / max(seconds, 1e-6)
+        windows_per_epoch = fitted.counts["training_windows"]
+        rate = windows_per_epoch * settings.epochs / max(seconds, 1e-6)
         scores = proxy_scores(fitted.model, device, proxy, proxy_golds, settings, tokenizer)
         models[run["name"]] = fitted
         results.append({"name": run["name"], "recipe": run["recipe"], "seed": settings.seed,

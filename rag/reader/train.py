@@ -29,7 +29,7 @@ from rag.reader.export import export_int8
 from rag.reader.features import (WindowSettings, Windows, answer_positions, checkpoint_files, coverage, encode,
                                  load_tokenizer)
 from rag.reader.model import DEFAULT_CHECKPOINT
-from rag.reader.validation import evaluate_predictions, predict, squad_gold_answers, write_training_report
+from rag.reader.validation import LogitsFn, evaluate_predictions, predict, squad_gold_answers, write_training_report
 
 DEFAULT_VALIDATION_ARTICLES = ("Normans", "1973_oil_crisis")
 
@@ -129,6 +129,21 @@ class FittedReader:
     counts: dict[str, int]  # examples and windows of each kind it was trained on
     device: str
     started: float  # time.time() when the run began
+    validation: list[ReaderExample]  # the held-out SQuAD questions, their windows and gold answers
+    validation_windows: Windows
+    golds: dict[str, list[str]]
+
+
+def torch_logits(model: Any, device: str) -> LogitsFn:
+    """Start and end logits of a PyTorch QA model on ``device`` for some rows of windows."""
+    import torch
+
+    def logits(windows: Windows, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with torch.no_grad():
+            output = model(**_tensors(windows, rows, torch, device))
+        return output.start_logits.float().cpu().numpy(), output.end_logits.float().cpu().numpy()
+
+    return logits
 
 
 def resolve_device(name: str = "auto") -> str:
@@ -192,11 +207,7 @@ def fit(squad: Path, settings: TrainingSettings, synthetic: Sequence[ReaderExamp
         optimizer, lambda step: min((step + 1) / warmup, max(0.0, (total_steps - step) / max(1, total_steps - warmup)))
     )
 
-    def torch_logits(batch_windows: Windows, rows: np.ndarray):
-        with torch.no_grad():
-            output = model(**_tensors(batch_windows, rows, torch, device))
-        return output.start_logits.float().cpu().numpy(), output.end_logits.float().cpu().numpy()
-
+    model_logits = torch_logits(model, device)
     losses: list[float] = []
     epochs: list[dict[str, Any]] = []
     bar = tqdm(total=total_steps, desc="training reader", unit="batch", disable=not progress)
@@ -215,7 +226,7 @@ def fit(squad: Path, settings: TrainingSettings, synthetic: Sequence[ReaderExamp
             bar.update(1)
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}", epoch=epoch + 1)
         model.eval()
-        scores = evaluate_predictions(squad_val, predict(torch_logits, val_windows, squad_val, settings.max_answer_tokens), golds)
+        scores = evaluate_predictions(squad_val, predict(model_logits, val_windows, squad_val, settings.max_answer_tokens), golds)
         epochs.append({"epoch": epoch + 1, "train_loss": round(float(np.mean(losses[-steps_per_epoch:])), 4), **scores})
         bar.write(f"epoch {epoch + 1}: {epochs[-1]}")
     bar.close()
@@ -224,7 +235,7 @@ def fit(squad: Path, settings: TrainingSettings, synthetic: Sequence[ReaderExamp
         "people_questions": len(people), "retrieved_negatives": len(retrieved),
         "training_windows": len(windows), "answer_windows": int((targets[:, 0] > 0).sum()),
     }
-    return FittedReader(model.to("cpu").eval(), losses, epochs, counts, device, started)
+    return FittedReader(model.to("cpu").eval(), losses, epochs, counts, device, started, squad_val, val_windows, golds)
 
 
 def write_checkpoint(fitted: FittedReader, out: Path, settings: TrainingSettings, squad: Path,
@@ -262,13 +273,10 @@ def write_checkpoint(fitted: FittedReader, out: Path, settings: TrainingSettings
         },
     }
     metadata_path.write_text(json.dumps(metadata, indent=2), encoding="utf-8")
-    _, squad_val = split_squad(list(read_squad(squad)), settings.validation_articles)
-    val_windows, _ = featurize(load_tokenizer(DEFAULT_MODEL), squad_val, settings.windows)
     int8 = Reader(out).warm_up()
-    metadata["training"]["int8_validation"] = evaluate_predictions(
-        squad_val, predict(lambda w, r: int8.logits(_slice(w, r)), val_windows, squad_val, settings.max_answer_tokens),
-        squad_gold_answers(squad),
-    )
+    int8_predictions = predict(lambda w, r: int8.logits(_slice(w, r)), fitted.validation_windows, fitted.validation,
+                               settings.max_answer_tokens)
+    metadata["training"]["int8_validation"] = evaluate_predictions(fitted.validation, int8_predictions, fitted.golds)
     metadata_path.write_text(json.dumps(metadata, indent=2), encoding="utf-8")
     return metadata
 
